@@ -1,0 +1,252 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
+
+	"github.com/continuums/attest/internal/finding"
+)
+
+// maxRegoFile caps one Rego file; policies are small and a huge file is a
+// mistake (or an attack on the parser).
+const maxRegoFile = 8 << 20
+
+// Set is everything loaded: the policies that produce findings, every
+// module (helpers too) for the compiler, and the test modules.
+type Set struct {
+	Policies []*Policy
+	Modules  []*Module // non-test modules, in load order
+	Tests    []*Module
+	// Roots are the directories policies were loaded from, so scans can
+	// skip them.
+	Roots []string
+}
+
+type loadOptions struct {
+	builtin fs.FS
+	paths   []string
+	inline  []inline
+}
+
+type inline struct{ name, code string }
+
+// Option configures Load.
+type Option func(*loadOptions)
+
+// WithBuiltin adds the embedded library.
+func WithBuiltin(fsys fs.FS) Option { return func(o *loadOptions) { o.builtin = fsys } }
+
+// WithPaths adds Rego files, directories of them (walked recursively) and
+// OPA bundles (.tar.gz).
+func WithPaths(paths ...string) Option {
+	return func(o *loadOptions) { o.paths = append(o.paths, paths...) }
+}
+
+// WithInline adds a policy written in config (custom_policies rego_code).
+func WithInline(name, code string) Option {
+	return func(o *loadOptions) { o.inline = append(o.inline, inline{name, code}) }
+}
+
+// Load reads every source. Bad files become errors naming file and line;
+// the good ones are still returned so the run can go on.
+func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
+	var o loadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var mods []*Module
+	var errs []finding.Error
+	add := func(path string, src []byte, builtin bool) {
+		m, err := ParseModule(path, src)
+		if err != nil {
+			errs = append(errs, regoErrors(path, err)...)
+			return
+		}
+		mods = append(mods, &Module{Path: path, Source: src, Parsed: m, Builtin: builtin, Test: isTest(path, m)})
+	}
+	if o.builtin != nil {
+		_ = fs.WalkDir(o.builtin, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".rego") {
+				return err
+			}
+			src, err := fs.ReadFile(o.builtin, p)
+			if err != nil {
+				return err
+			}
+			add("library/"+p, src, true)
+			return nil
+		})
+	}
+	set := &Set{}
+	for _, root := range o.paths {
+		if ctx.Err() != nil {
+			break
+		}
+		if isBundle(root) {
+			bmods, err := readBundle(root)
+			if err != nil {
+				errs = append(errs, finding.Error{Location: finding.Location{File: root}, Message: err.Error()})
+				continue
+			}
+			for _, bm := range bmods {
+				add(bm.path, bm.src, false)
+			}
+			continue
+		}
+		info, err := os.Stat(root)
+		if err != nil {
+			errs = append(errs, finding.Error{Location: finding.Location{File: root}, Message: "policy path: " + errText(err)})
+			continue
+		}
+		if info.IsDir() {
+			set.Roots = append(set.Roots, root)
+		}
+		werr := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				errs = append(errs, finding.Error{Location: finding.Location{File: p}, Message: errText(err)})
+				return nil
+			}
+			if d.IsDir() {
+				if p != root && strings.HasPrefix(d.Name(), ".") {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if !strings.HasSuffix(p, ".rego") {
+				return nil
+			}
+			src, err := readCapped(p)
+			if err != nil {
+				errs = append(errs, finding.Error{Location: finding.Location{File: p}, Message: err.Error()})
+				return nil
+			}
+			add(p, src, false)
+			return nil
+		})
+		if werr != nil {
+			errs = append(errs, finding.Error{Location: finding.Location{File: root}, Message: werr.Error()})
+		}
+	}
+	for _, in := range o.inline {
+		add("config:custom_policies/"+in.name, []byte(in.code), false)
+	}
+	for _, m := range mods {
+		if m.Test {
+			set.Tests = append(set.Tests, m)
+		} else {
+			set.Modules = append(set.Modules, m)
+		}
+	}
+	pols, perrs := build(mods)
+	set.Policies = pols
+	errs = append(errs, perrs...)
+	return set, errs
+}
+
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func readCapped(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read: %s", errText(err))
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if info.Size() > maxRegoFile {
+		return nil, fmt.Errorf("policy file is %d bytes, over the %d limit", info.Size(), maxRegoFile)
+	}
+	buf := make([]byte, info.Size())
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	return buf, nil
+}
+
+// isTest: OPA's convention is the _test.rego suffix; a module whose every
+// rule is a test_ rule is a test module too, whatever its name.
+func isTest(path string, m *ast.Module) bool {
+	if strings.HasSuffix(path, "_test.rego") {
+		return true
+	}
+	if len(m.Rules) == 0 {
+		return false
+	}
+	for _, r := range m.Rules {
+		if !strings.HasPrefix(ruleName(r), "test_") && !strings.HasPrefix(ruleName(r), "todo_test_") {
+			return false
+		}
+	}
+	return true
+}
+
+func regoErrors(path string, err error) []finding.Error {
+	var aerrs ast.Errors
+	if !errors.As(err, &aerrs) {
+		return []finding.Error{{Location: finding.Location{File: path}, Message: err.Error()}}
+	}
+	out := make([]finding.Error, 0, len(aerrs))
+	for _, e := range aerrs {
+		loc := finding.Location{File: path}
+		if e.Location != nil {
+			if e.Location.File != "" {
+				loc.File = e.Location.File
+			}
+			loc.Line, loc.Column = e.Location.Row, e.Location.Col
+		}
+		out = append(out, finding.Error{Location: loc, Message: e.Message})
+	}
+	return out
+}
+
+// RegoErrors turns OPA parse or compile errors into errors with file, line
+// and column.
+func RegoErrors(path string, err error) []finding.Error { return regoErrors(path, err) }
+
+func isBundle(p string) bool {
+	return strings.HasSuffix(p, ".tar.gz") || strings.HasSuffix(p, ".tgz")
+}
+
+type bundleModule struct {
+	path string
+	src  []byte
+}
+
+// readBundle reads the Rego of an OPA bundle. Signature verification is
+// the server's business (policy bundles in attest serve); here a bundle is
+// a packaging of files like a directory is.
+func readBundle(path string) ([]bundleModule, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open bundle: %s", errText(err))
+	}
+	defer f.Close()
+	b, err := bundle.NewReader(f).WithSkipBundleVerification(true).WithLazyLoadingMode(false).Read()
+	if err != nil {
+		return nil, fmt.Errorf("read bundle: %w", err)
+	}
+	out := make([]bundleModule, 0, len(b.Modules))
+	for _, m := range b.Modules {
+		out = append(out, bundleModule{path: path + "#" + strings.TrimPrefix(m.Path, "/"), src: m.Raw})
+	}
+	slices.SortFunc(out, func(a, b bundleModule) int { return strings.Compare(a.path, b.path) })
+	return out, nil
+}

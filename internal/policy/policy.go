@@ -1,0 +1,382 @@
+// Package policy gathers Rego from every source (the built-in library,
+// folders, inline config, bundles), groups it into named policies and reads
+// the metadata of each rule. It does not evaluate anything: that is the
+// engine's job.
+package policy
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/continuums/attest/internal/finding"
+)
+
+// Style says what input a policy expects.
+type Style string
+
+const (
+	// StyleAttest policies get {"resource": obj, "parameters": p, "context": c}.
+	StyleAttest Style = "attest"
+	// StyleConftest policies get the manifest itself, as conftest gives it.
+	StyleConftest Style = "conftest"
+	// StyleGatekeeper policies get {"review": {...}, "parameters": p}, as
+	// Gatekeeper gives a template's Rego.
+	StyleGatekeeper Style = "gatekeeper"
+)
+
+// ParseStyle accepts the words config uses.
+func ParseStyle(s string) (Style, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "":
+		return "", nil
+	case "attest":
+		return StyleAttest, nil
+	case "conftest":
+		return StyleConftest, nil
+	case "gatekeeper":
+		return StyleGatekeeper, nil
+	}
+	return "", fmt.Errorf("unknown policy style %q (want attest, conftest or gatekeeper)", s)
+}
+
+// Module is one parsed Rego file.
+type Module struct {
+	Path    string
+	Source  []byte
+	Parsed  *ast.Module
+	Test    bool // a _test.rego file, or one that holds only test_ rules
+	Builtin bool // from the embedded library
+}
+
+// Package returns the module's package path without the leading "data.".
+func (m *Module) Package() string { return packagePath(m.Parsed) }
+
+// RuleSpec is one rule body that produces findings, with its metadata.
+type RuleSpec struct {
+	finding.Rule
+	// Name is the Rego rule name (violation, deny, deny_foo, warn...).
+	Name string
+	// Kind is what the rule's results are: warn* rules give warnings.
+	Kind finding.Kind
+	// Explicit is true when the severity came from METADATA.
+	Explicit bool
+	// Body is the parsed rule; the engine copies it.
+	Body   *ast.Rule
+	Module *Module
+}
+
+// Policy is every module of one Rego package, with its settings.
+type Policy struct {
+	Name        string // "attest-security"
+	Package     string // "attest.security"
+	Title       string
+	Description string
+	Style       Style
+	Builtin     bool
+	Modules     []*Module
+	Rules       []*RuleSpec
+	// HasException is true for conftest packages with an exception rule.
+	HasException bool
+
+	Enabled     bool
+	Enforcement finding.Enforcement
+	Parameters  map[string]any
+	// Severity from config (a policy-wide default under rule METADATA).
+	Severity finding.Severity
+	// MetaSeverity from the package's METADATA.
+	MetaSeverity finding.Severity
+}
+
+// ResultRuleName reports whether a rule name produces findings: violation,
+// deny and warn, and conftest's suffixed forms (deny_foo).
+func ResultRuleName(name string) (finding.Kind, bool) {
+	for _, p := range []string{"violation", "deny", "warn"} {
+		if name == p || strings.HasPrefix(name, p+"_") {
+			if p == "warn" {
+				return finding.KindWarning, true
+			}
+			return finding.KindViolation, true
+		}
+	}
+	return "", false
+}
+
+func packagePath(m *ast.Module) string {
+	s := m.Package.Path.String()
+	return strings.TrimPrefix(s, "data.")
+}
+
+// NameFor gives a package's default policy name: dots become dashes.
+func NameFor(pkg string) string { return strings.ReplaceAll(pkg, ".", "-") }
+
+var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
+
+func slug(s string) string {
+	s = nonSlug.ReplaceAllString(strings.ToLower(s), "-")
+	s = strings.Trim(s, "-")
+	if len(s) > 60 {
+		s = strings.TrimRight(s[:60], "-")
+	}
+	return s
+}
+
+// build groups modules into policies and reads the rule metadata.
+func build(mods []*Module) ([]*Policy, []finding.Error) {
+	byPkg := map[string]*Policy{}
+	var order []string
+	for _, m := range mods {
+		if m.Test {
+			continue
+		}
+		pkg := m.Package()
+		p := byPkg[pkg]
+		if p == nil {
+			p = &Policy{Name: NameFor(pkg), Package: pkg, Enabled: true, Enforcement: finding.EnforcementStrict}
+			byPkg[pkg] = p
+			order = append(order, pkg)
+		}
+		p.Modules = append(p.Modules, m)
+		p.Builtin = p.Builtin || m.Builtin
+	}
+	var errs []finding.Error
+	var out []*Policy
+	for _, pkg := range order {
+		p := byPkg[pkg]
+		errs = append(errs, p.readMetadata()...)
+		p.readRules()
+		if len(p.Rules) == 0 {
+			// A package of helpers only: compiled, never queried.
+			continue
+		}
+		if p.Style == "" {
+			p.Style = guessStyle(p)
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *Policy) int { return cmp.Compare(a.Name, b.Name) })
+	return out, errs
+}
+
+// guessStyle: package main is conftest's convention; a package that reads
+// input.review is written for Gatekeeper; the rest are attest policies.
+func guessStyle(p *Policy) Style {
+	if p.Package == "main" {
+		return StyleConftest
+	}
+	review := ast.MustParseRef("input.review")
+	resource := ast.MustParseRef("input.resource")
+	usesReview, usesResource := false, false
+	for _, m := range p.Modules {
+		ast.WalkRefs(m.Parsed, func(r ast.Ref) bool {
+			if r.HasPrefix(review) {
+				usesReview = true
+			}
+			if r.HasPrefix(resource) {
+				usesResource = true
+			}
+			return false
+		})
+	}
+	if usesReview && !usesResource {
+		return StyleGatekeeper
+	}
+	return StyleAttest
+}
+
+func (p *Policy) readMetadata() []finding.Error {
+	var errs []finding.Error
+	for _, m := range p.Modules {
+		for _, a := range m.Parsed.Annotations {
+			if a.Scope != "package" && a.Scope != "subpackages" {
+				continue
+			}
+			if a.Title != "" {
+				p.Title = a.Title
+			}
+			if a.Description != "" {
+				p.Description = a.Description
+			}
+			if name, ok := a.Custom["policy"].(string); ok && name != "" {
+				p.Name = name
+			}
+			if s, ok := a.Custom["severity"].(string); ok {
+				sev, err := finding.ParseSeverity(s)
+				if err != nil {
+					errs = append(errs, annotationError(m, a, err))
+				} else {
+					p.MetaSeverity = sev
+				}
+			}
+			if s, ok := a.Custom["style"].(string); ok {
+				st, err := ParseStyle(s)
+				if err != nil {
+					errs = append(errs, annotationError(m, a, err))
+				} else {
+					p.Style = st
+				}
+			}
+		}
+	}
+	return errs
+}
+
+func annotationError(m *Module, a *ast.Annotations, err error) finding.Error {
+	loc := finding.Location{File: m.Path}
+	if a.Location != nil {
+		loc.Line, loc.Column = a.Location.Row, a.Location.Col
+	}
+	return finding.Error{Location: loc, Message: "METADATA: " + err.Error()}
+}
+
+// readRules finds every body of every result rule, in file and line order,
+// and gives each a stable id: METADATA custom.id, else its title, else the
+// comment right above it, else the rule name (numbered when it has several
+// bodies).
+func (p *Policy) readRules() {
+	type body struct {
+		rule *ast.Rule
+		mod  *Module
+	}
+	var bodies []body
+	for _, m := range p.Modules {
+		for _, r := range m.Parsed.Rules {
+			name := ruleName(r)
+			if _, ok := ResultRuleName(name); ok && isSetRule(r) {
+				bodies = append(bodies, body{r, m})
+			}
+			if name == "exception" {
+				p.HasException = true
+			}
+		}
+	}
+	count := map[string]int{}
+	for _, b := range bodies {
+		count[ruleName(b.rule)]++
+	}
+	seen := map[string]int{}
+	n := map[string]int{}
+	for _, b := range bodies {
+		name := ruleName(b.rule)
+		kind, _ := ResultRuleName(name)
+		rs := &RuleSpec{Name: name, Kind: kind, Body: b.rule, Module: b.mod}
+		rs.Policy = p.Name
+		var id string
+		for _, a := range b.rule.Annotations {
+			if a.Scope != "rule" && a.Scope != "document" {
+				continue
+			}
+			rs.Title = cmp.Or(a.Title, rs.Title)
+			rs.Description = cmp.Or(a.Description, rs.Description)
+			if v, ok := a.Custom["id"].(string); ok {
+				id = v
+			}
+			if v, ok := a.Custom["remediation"].(string); ok {
+				rs.Remediation = v
+			}
+			if v, ok := a.Custom["severity"].(string); ok {
+				if sev, err := finding.ParseSeverity(v); err == nil {
+					rs.Severity, rs.Explicit = sev, true
+				}
+			}
+			rs.Kinds = append(rs.Kinds, stringList(a.Custom["kinds"])...)
+			rs.Controls = append(rs.Controls, stringList(a.Custom["controls"])...)
+			for _, rr := range a.RelatedResources {
+				if rr.Ref.String() != "" && rs.HelpURI == "" {
+					rs.HelpURI = rr.Ref.String()
+				}
+			}
+		}
+		if id == "" && rs.Title != "" {
+			id = slug(rs.Title)
+		}
+		if id == "" {
+			if c := commentAbove(b.mod.Parsed, b.rule); c != "" {
+				id = slug(c)
+				rs.Title = cmp.Or(rs.Title, c)
+			}
+		}
+		if id == "" {
+			id = strings.ReplaceAll(name, "_", "-")
+			if count[name] > 1 {
+				n[name]++
+				id = fmt.Sprintf("%s-%d", id, n[name])
+			}
+		}
+		// Two bodies with the same derived id stay distinct.
+		seen[id]++
+		if seen[id] > 1 {
+			id = fmt.Sprintf("%s-%d", id, seen[id])
+		}
+		rs.ID = p.Name + "/" + id
+		if rs.Title == "" {
+			rs.Title = id
+		}
+		p.Rules = append(p.Rules, rs)
+	}
+}
+
+func ruleName(r *ast.Rule) string {
+	if len(r.Head.Reference) > 0 {
+		if v, ok := r.Head.Reference[0].Value.(ast.Var); ok {
+			return string(v)
+		}
+	}
+	return string(r.Head.Name)
+}
+
+// isSetRule: only partial set rules (violation[x] / violation contains x)
+// produce one finding per value.
+func isSetRule(r *ast.Rule) bool {
+	return r.Head.Key != nil && r.Head.Value == nil && len(r.Head.Reference) == 1
+}
+
+// commentAbove returns the comment block ending on the line above the rule,
+// skipping METADATA blocks.
+func commentAbove(m *ast.Module, r *ast.Rule) string {
+	if r.Location == nil {
+		return ""
+	}
+	row := r.Location.Row - 1
+	var lines []string
+	for i := len(m.Comments) - 1; i >= 0; i-- {
+		c := m.Comments[i]
+		if c.Location == nil || c.Location.File != r.Location.File {
+			continue
+		}
+		if c.Location.Row > row {
+			continue
+		}
+		if c.Location.Row < row {
+			break
+		}
+		lines = append([]string{strings.TrimSpace(string(c.Text))}, lines...)
+		row--
+	}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "METADATA") {
+			return ""
+		}
+	}
+	return strings.TrimSpace(strings.Join(lines, " "))
+}
+
+func stringList(v any) []string {
+	switch t := v.(type) {
+	case string:
+		return []string{t}
+	case []any:
+		out := make([]string, 0, len(t))
+		for _, e := range t {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
