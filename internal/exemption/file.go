@@ -1,0 +1,394 @@
+package exemption
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/continuums/attest/internal/finding"
+)
+
+// DefaultFile is where a project keeps its exemptions.
+const DefaultFile = ".attest/exemptions.yaml"
+
+// maxFileSize bounds what LoadFile reads: an exemptions file is written by
+// hand or exported from the store, never anywhere near this.
+const maxFileSize = 8 << 20
+
+// The keys of one entry, in the order the docs list them.
+var entryKeys = []string{
+	"id", "policy_name", "rule", "resource_kind", "resource_name", "resource_namespace",
+	"reason", "expires_at", "approved_by", "emergency",
+}
+
+// LoadFile reads an exemptions file (spec section 6). A missing file gives
+// nothing and no error. Every problem is an error with file:line:col, and an
+// entry with an error is left out; the other entries are still returned. An
+// entry without a reason, an approver or an expiry is returned: it is not
+// honoured, and Matcher.Apply says so where it would have applied.
+func LoadFile(path string) ([]Exemption, []finding.Error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	loc := finding.Location{File: path}
+	if err != nil {
+		return nil, []finding.Error{{Location: loc, Message: "cannot read exemptions: " + err.Error()}}
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, []finding.Error{{Location: loc, Message: "is a directory, not an exemptions file"}}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, []finding.Error{{Location: loc, Message: "cannot read exemptions: " + err.Error()}}
+	}
+	if len(data) > maxFileSize {
+		return nil, []finding.Error{{Location: loc, Message: fmt.Sprintf("exemptions file is larger than %d MiB", maxFileSize>>20)}}
+	}
+	return Parse(path, data)
+}
+
+// Parse reads the content of an exemptions file; path names it in
+// locations and in each exemption's Source ("file:<path>").
+func Parse(path string, data []byte) (list []Exemption, errs []finding.Error) {
+	p := parser{path: path}
+	defer func() {
+		// yaml.v3 has panicked on hostile input before; a bad file must
+		// never take the run down.
+		if r := recover(); r != nil {
+			list, errs = nil, []finding.Error{{Location: finding.Location{File: path}, Message: fmt.Sprintf("cannot parse exemptions: %v", r)}}
+		}
+	}()
+	p.parse(data)
+	return p.list, p.errs
+}
+
+type parser struct {
+	path string
+	list []Exemption
+	errs []finding.Error
+	ids  map[string]int // explicit id -> line
+}
+
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
+	loc := finding.Location{File: p.path}
+	if n != nil {
+		loc.Line, loc.Column = n.Line, n.Column
+	}
+	p.errs = append(p.errs, finding.Error{Location: loc, Message: fmt.Sprintf(format, args...)})
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+
+func (p *parser) yamlError(err error) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	loc := finding.Location{File: p.path}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		loc.Line, _ = strconv.Atoi(m[1])
+		msg = strings.TrimPrefix(strings.TrimPrefix(msg, m[0]), ": ")
+	}
+	p.errs = append(p.errs, finding.Error{Location: loc, Message: "invalid YAML: " + msg})
+}
+
+func (p *parser) parse(data []byte) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if !errors.Is(err, io.EOF) {
+			p.yamlError(err)
+		}
+		return
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		p.errorf(&extra, "more than one YAML document: an exemptions file holds one")
+		return
+	case !errors.Is(err, io.EOF):
+		p.yamlError(err)
+		return
+	}
+	if len(doc.Content) == 0 {
+		return
+	}
+	root := doc.Content[0]
+	if isNull(root) {
+		return
+	}
+	if root.Kind != yaml.MappingNode {
+		p.errorf(root, "want a mapping with an exemptions list, found %s", describe(root))
+		return
+	}
+	var seq *yaml.Node
+	p.fields(root, []string{"exemptions"}, func(key string, v *yaml.Node) {
+		seq = v
+	})
+	if seq == nil || isNull(seq) {
+		return
+	}
+	if seq.Kind != yaml.SequenceNode {
+		p.errorf(seq, "exemptions: want a list, found %s", describe(seq))
+		return
+	}
+	for _, item := range seq.Content {
+		p.entry(item)
+	}
+}
+
+// fields walks a mapping strictly: keys must be plain strings among allowed,
+// at most once each, and no value may be an alias.
+func (p *parser) fields(m *yaml.Node, allowed []string, fn func(key string, v *yaml.Node)) {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			p.errorf(k, "want a plain key, found %s", describe(k))
+			continue
+		}
+		if !slices.Contains(allowed, k.Value) {
+			msg := fmt.Sprintf("unknown field %q (want %s)", k.Value, strings.Join(allowed, ", "))
+			if s := closest(k.Value, allowed); s != "" {
+				msg = fmt.Sprintf("unknown field %q: did you mean %q?", k.Value, s)
+			}
+			p.errorf(k, "%s", msg)
+			continue
+		}
+		if line, dup := seen[k.Value]; dup {
+			p.errorf(k, "field %q given twice (first on line %d)", k.Value, line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		if v.Kind == yaml.AliasNode || v.Anchor != "" {
+			p.errorf(v, "%s: YAML anchors and aliases are not supported in an exemptions file", k.Value)
+			continue
+		}
+		fn(k.Value, v)
+	}
+}
+
+func (p *parser) entry(item *yaml.Node) {
+	if item.Kind != yaml.MappingNode {
+		p.errorf(item, "exemption: want a mapping of %s, found %s", strings.Join(entryKeys, ", "), describe(item))
+		return
+	}
+	e := Exemption{
+		Source:   SourceFilePrefix + p.path,
+		Location: finding.Location{File: p.path, Line: item.Line, Column: item.Column},
+	}
+	before := len(p.errs)
+	var idNode *yaml.Node
+	p.fields(item, entryKeys, func(key string, v *yaml.Node) {
+		if key == "emergency" {
+			if isNull(v) {
+				return
+			}
+			b, err := strconv.ParseBool(v.Value)
+			if v.Kind != yaml.ScalarNode || err != nil || (v.Tag != "!!bool" && v.Tag != "!!str") {
+				p.errorf(v, "emergency: want true or false, found %s", describe(v))
+				return
+			}
+			e.Emergency = b
+			return
+		}
+		s, ok := p.scalar(key, v)
+		if !ok {
+			return
+		}
+		switch key {
+		case "id":
+			e.ID, idNode = s, v
+		case "policy_name":
+			if strings.Contains(s, "/") {
+				policy, _, _ := strings.Cut(s, "/")
+				p.errorf(v, "policy_name %q is a rule id: write policy_name: %s and rule: %s", s, policy, s)
+				return
+			}
+			if strings.ContainsAny(s, "* \t") {
+				p.errorf(v, "policy_name %q: want one policy's name, such as attest-security", s)
+				return
+			}
+			e.Policy = s
+		case "rule":
+			e.Rule = s
+			if strings.ContainsAny(s, "* \t") {
+				p.errorf(v, "rule %q: want one rule's id, such as privileged-container or attest-security/privileged-container", s)
+				e.Rule = ""
+			}
+		case "resource_kind":
+			if !kindRE.MatchString(s) {
+				p.errorf(v, "resource_kind %q is not a Kubernetes kind (letters and digits, such as Pod)", s)
+				return
+			}
+			e.Kind = s
+		case "resource_name":
+			if err := checkGlob(s, false); err != nil {
+				p.errorf(v, "resource_name: %v", err)
+				return
+			}
+			e.Name = s
+		case "resource_namespace":
+			if err := checkGlob(s, true); err != nil {
+				p.errorf(v, "resource_namespace: %v", err)
+				return
+			}
+			e.Namespace = s
+		case "reason":
+			e.Reason = s
+		case "approved_by":
+			e.ApprovedBy = s
+		case "expires_at":
+			if s == "" {
+				return
+			}
+			t, err := ParseExpiry(s)
+			if err != nil {
+				p.errorf(v, "expires_at: %v", err)
+				return
+			}
+			e.ExpiresAt = t
+		}
+	})
+	if len(p.errs) > before {
+		return
+	}
+	var missing []string
+	if e.Policy == "" {
+		missing = append(missing, "policy_name")
+	}
+	if e.Kind == "" {
+		missing = append(missing, "resource_kind")
+	}
+	if e.Name == "" {
+		missing = append(missing, "resource_name")
+	}
+	if len(missing) > 0 {
+		p.errorf(item, "exemption: missing %s", strings.Join(missing, ", "))
+		return
+	}
+	if policy, _, ok := strings.Cut(e.Rule, "/"); ok && policy != e.Policy {
+		p.errorf(item, "rule %q is not in policy %q", e.Rule, e.Policy)
+		return
+	}
+	if e.ID == "" {
+		e.ID = e.Target()
+		e.ID = strings.Replace(e.ID, " on ", ":", 1)
+	} else {
+		if p.ids == nil {
+			p.ids = map[string]int{}
+		}
+		if line, dup := p.ids[e.ID]; dup {
+			p.errorf(idNode, "id %q is used twice (first on line %d)", e.ID, line)
+			return
+		}
+		p.ids[e.ID] = idNode.Line
+	}
+	p.list = append(p.list, e)
+}
+
+// scalar reads a string field; null reads as empty.
+func (p *parser) scalar(key string, v *yaml.Node) (string, bool) {
+	if isNull(v) {
+		return "", true
+	}
+	if v.Kind != yaml.ScalarNode {
+		p.errorf(v, "%s: want a string, found %s", key, describe(v))
+		return "", false
+	}
+	return strings.TrimSpace(v.Value), true
+}
+
+// checkGlob accepts a name or namespace, with at most one "*" at its end.
+func checkGlob(s string, namespace bool) error {
+	prefix, glob := strings.CutSuffix(s, "*")
+	if strings.Contains(prefix, "*") {
+		return fmt.Errorf("%q: '*' may only end the pattern (a prefix glob, such as legacy-*)", s)
+	}
+	if glob && prefix == "" {
+		return nil
+	}
+	if namespace {
+		for _, r := range prefix {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return fmt.Errorf("%q is not a namespace (lower-case letters, digits and '-')", s)
+			}
+		}
+		return nil
+	}
+	if glob {
+		if strings.ContainsAny(prefix, " \t\r\n%") {
+			return fmt.Errorf("%q holds a space or '%%'", s)
+		}
+		return nil
+	}
+	return checkName(prefix)
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		if isNull(n) {
+			return "nothing"
+		}
+		v := n.Value
+		if len(v) > 40 {
+			v = v[:40] + "..."
+		}
+		return strconv.Quote(v)
+	}
+	return "something else"
+}
+
+// closest suggests the allowed key nearest to a misspelt one.
+func closest(s string, allowed []string) string {
+	best, bestD := "", 3
+	for _, a := range allowed {
+		if d := distance(strings.ToLower(s), a); d < bestD {
+			best, bestD = a, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance, on bytes; keys are ASCII.
+func distance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 64
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
