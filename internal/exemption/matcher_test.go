@@ -172,7 +172,7 @@ func TestApply(t *testing.T) {
 		{name: "one of several approvers counts", r: res("Pod", "prod", "x", with(ann("true"), AnnotationApprovedBy, "dave@company.com, alice@company.com")),
 			opts: []Option{honour, WithTeams(teams, []string{"security-team"})}, findings: []finding.Finding{sec}, exempted: []bool{true}},
 		{name: "teams do not apply to file exemptions", r: res("Pod", "monitoring", "legacy", nil),
-			opts: []Option{WithTeams(teams, []string{"compliance-team"}), WithExemptions([]Exemption{fileEx("attest-security", "", "Pod", "monitoring", "legacy")})},
+			opts:     []Option{WithTeams(teams, []string{"compliance-team"}), WithExemptions([]Exemption{fileEx("attest-security", "", "Pod", "monitoring", "legacy")})},
 			findings: []finding.Finding{sec}, exempted: []bool{true}},
 
 		// File and store exemptions.
@@ -189,7 +189,11 @@ func TestApply(t *testing.T) {
 			opts:     []Option{WithExemptions([]Exemption{fileEx("attest-security", "attest-security/run-as-root", "Pod", "monitoring", "legacy")})},
 			findings: []finding.Finding{sec, sec2}, exempted: []bool{false, true}},
 		{name: "store rule exemption without policy", r: res("Pod", "monitoring", "legacy", nil),
-			opts:     []Option{WithExemptions([]Exemption{func() Exemption { e := fileEx("", "attest-security/run-as-root", "Pod", "monitoring", "legacy"); e.Source = SourceStore; return e }()})},
+			opts: []Option{WithExemptions([]Exemption{func() Exemption {
+				e := fileEx("", "attest-security/run-as-root", "Pod", "monitoring", "legacy")
+				e.Source = SourceStore
+				return e
+			}()})},
 			findings: []finding.Finding{sec, sec2}, exempted: []bool{false, true}},
 		{name: "other namespace not matched", r: res("Pod", "default", "legacy", nil),
 			opts:     []Option{WithExemptions([]Exemption{fileEx("attest-security", "", "Pod", "monitoring", "legacy")})},
@@ -222,7 +226,7 @@ func TestApply(t *testing.T) {
 				return e
 			}()})},
 			findings: []finding.Finding{sec, sec2}, exempted: []bool{false, false},
-			notes:    []string{"exemption attest-security:Pod/monitoring/legacy from .attest/exemptions.yaml not honoured for Pod/monitoring/legacy: expired on 2024-01-01T00:00:00Z"}, expired: 1},
+			notes: []string{"exemption attest-security:Pod/monitoring/legacy from .attest/exemptions.yaml not honoured for Pod/monitoring/legacy: expired on 2024-01-01T00:00:00Z"}, expired: 1},
 		{name: "file exemption without approver", r: res("Pod", "monitoring", "legacy", nil),
 			opts: []Option{WithExemptions([]Exemption{func() Exemption {
 				e := fileEx("attest-security", "", "Pod", "monitoring", "legacy")
