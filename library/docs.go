@@ -376,7 +376,6 @@ func anchor(s string) string {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-
 const introduction = `
 ## Input contract
 
