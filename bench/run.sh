@@ -131,6 +131,10 @@ fmt() { awk -v x="$1" -v f="$2" 'BEGIN {printf f, x}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.1fx", a / b; else print "n/a"}'; }
 
 # --- runs --------------------------------------------------------------------
+load_start=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
+if awk -v l="$load_start" -v n="$(nproc)" 'BEGIN {exit !(l + 0 > n / 2)}'; then
+	log "warning: the machine is busy (load average $load_start on $(nproc) CPUs); times will be inflated"
+fi
 status=0
 declare -A CT_T CT_M AT_T AT_M SAME
 for n in $SIZES; do
@@ -162,7 +166,7 @@ echo
 echo "- machine: ${cpu:-unknown CPU}, $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo 2>/dev/null || echo "? GiB") RAM; $(go version | awk '{print $3}')"
 echo "- attest: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$( [ "$CONFTEST_ONLY" = 1 ] && echo " (not run: --conftest-only)")"
 echo "- policies: bench/policies (10 conftest-style rules, package main); corpus: bench/corpusgen -seed $SEED"
-echo "- median of $RUNS runs after one warm-up; wall time and peak RSS from /usr/bin/time"
+echo "- median of $RUNS runs after one warm-up; wall time and peak RSS from /usr/bin/time; load average $load_start before, $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?") after"
 echo
 echo "| manifests | conftest time | attest time | time ratio (conftest/attest) | conftest peak RSS | attest peak RSS | memory ratio | attest per manifest | findings |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|"
