@@ -192,8 +192,14 @@ func jsonType(v any) string {
 // path does not lead anywhere in obj.
 func resolve(obj any, raw []rawStep, got string) (path []segment, ok bool) {
 	typeErr := got != ""
+	// The search can branch at every array and every inlined name: a budget
+	// keeps a hostile path from making it exponential.
+	budget := 10000
 	var walk func(v any, steps []rawStep, acc []segment) ([]segment, bool)
 	walk = func(v any, steps []rawStep, acc []segment) ([]segment, bool) {
+		if budget--; budget < 0 {
+			return nil, false
+		}
 		if len(steps) == 0 {
 			if !typeErr || jsonType(v) == got {
 				return acc, true
