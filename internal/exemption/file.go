@@ -70,8 +70,16 @@ func Parse(path string, data []byte) (list []Exemption, errs []finding.Error) {
 		}
 	}()
 	p.parse(data)
+	if len(p.errs) > maxErrors {
+		more := len(p.errs) - maxErrors
+		p.errs = append(p.errs[:maxErrors:maxErrors], finding.Error{Location: finding.Location{File: path},
+			Message: fmt.Sprintf("%d more errors not shown", more)})
+	}
 	return p.list, p.errs
 }
+
+// maxErrors bounds the errors reported for one file.
+const maxErrors = 50
 
 type parser struct {
 	path string
@@ -156,9 +164,9 @@ func (p *parser) fields(m *yaml.Node, allowed []string, fn func(key string, v *y
 			continue
 		}
 		if !slices.Contains(allowed, k.Value) {
-			msg := fmt.Sprintf("unknown field %q (want %s)", k.Value, strings.Join(allowed, ", "))
+			msg := fmt.Sprintf("unknown field %s (want %s)", describe(k), strings.Join(allowed, ", "))
 			if s := closest(k.Value, allowed); s != "" {
-				msg = fmt.Sprintf("unknown field %q: did you mean %q?", k.Value, s)
+				msg = fmt.Sprintf("unknown field %s: did you mean %q?", describe(k), s)
 			}
 			p.errorf(k, "%s", msg)
 			continue

@@ -214,3 +214,15 @@ func FuzzLoadFile(f *testing.F) {
 		}
 	})
 }
+
+func TestParseBoundsErrors(t *testing.T) {
+	in := "exemptions:\n" + strings.Repeat("- reason: r\n", 200)
+	_, errs := Parse("x.yaml", []byte(in))
+	if len(errs) != 51 || errs[50].Message != "150 more errors not shown" {
+		t.Errorf("%d errors, last %v", len(errs), errs[len(errs)-1])
+	}
+	_, errs = Parse("x.yaml", []byte("exemptions:\n- "+strings.Repeat("k", 5000)+": 1\n"))
+	if len(errs) != 1 || len(errs[0].Message) > 300 {
+		t.Errorf("long key error: %d errors, %d bytes", len(errs), len(errs[0].Message))
+	}
+}
