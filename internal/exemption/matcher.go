@@ -11,7 +11,8 @@ import (
 )
 
 // Matcher applies exemptions to findings. It is built once per run and is
-// safe for concurrent use: Apply may be called from several goroutines.
+// safe for concurrent use: Apply may be called from several goroutines. The
+// zero Matcher has no exemptions and ignores annotations.
 type Matcher struct {
 	list   []Exemption
 	byKind map[string][]int // lower-case kind -> indexes into list
@@ -229,7 +230,11 @@ func (m *Matcher) Apply(r *manifest.Resource, findings []finding.Finding) (notes
 	if len(cands) == 0 {
 		return nil, nil
 	}
-	now := m.now()
+	clock := m.now
+	if clock == nil { // a zero Matcher
+		clock = time.Now
+	}
+	now := clock()
 	for i := range cands {
 		cands[i].problem = m.problem(cands[i].e, now)
 	}

@@ -505,3 +505,22 @@ func TestParseResourceRef(t *testing.T) {
 		}
 	}
 }
+
+// exempter is the shape internal/check expects.
+type exempter interface {
+	Apply(r *manifest.Resource, findings []finding.Finding) (notes []finding.Note, expired []finding.Exemption)
+}
+
+var _ exempter = (*Matcher)(nil)
+
+func TestZeroMatcher(t *testing.T) {
+	var m Matcher
+	fs := []finding.Finding{fnd("p", "r")}
+	notes, expired := m.Apply(res("Pod", "prod", "x", ann("true")), fs)
+	if fs[0].Exempted() || len(notes) != 1 || expired != nil || m.Unused() != nil {
+		t.Errorf("zero matcher: exempted %v, notes %v, expired %v", fs[0].Exempted(), notes, expired)
+	}
+	if n, e := m.Apply(nil, fs); n != nil || e != nil {
+		t.Error("nil resource")
+	}
+}
