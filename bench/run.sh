@@ -8,7 +8,8 @@
 #   bench/run.sh --conftest-only      # measure conftest alone (attest columns say "pending")
 #
 # Environment: RUNS, SIZES, SEED, CONFTEST (path to a conftest binary),
-# ATTEST_ARGS (extra flags for attest policy check).
+# ATTEST (path to a prebuilt attest binary: no build), ATTEST_ARGS (extra
+# flags for attest policy check).
 #
 # It builds attest into .bin/, installs conftest v0.71.1 into .bin/ when it is
 # not there, generates each corpus once into bench/corpus-data/ (git-ignored),
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
 	-s | --sizes) SIZES=${2:?-s needs a list of sizes}; shift 2 ;;
 	--seed) SEED=${2:?--seed needs a number}; shift 2 ;;
 	--conftest-only) CONFTEST_ONLY=1; shift ;;
-	-h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1 (try --help)" ;;
 	esac
 done
@@ -63,8 +64,10 @@ if [ ! -x "$CONFTEST" ]; then
 		CONFTEST=$BIN/conftest
 	fi
 fi
-ATTEST=$BIN/attest
-if [ "$CONFTEST_ONLY" = 0 ]; then
+if [ -n "${ATTEST:-}" ]; then
+	[ -x "$ATTEST" ] || die "ATTEST=$ATTEST is not an executable"
+elif [ "$CONFTEST_ONLY" = 0 ]; then
+	ATTEST=$BIN/attest
 	log "building attest into .bin/attest"
 	go build -o "$ATTEST" ./cmd/attest ||
 		die "attest does not build; fix it or run with --conftest-only"
