@@ -1,0 +1,151 @@
+package policytest
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/cover"
+	"github.com/open-policy-agent/opa/v1/tester"
+)
+
+// Coverage is which lines of the policies (not of the tests) the tests
+// evaluated.
+type Coverage struct {
+	Files []FileCoverage // by path
+	// CoveredLines and NotCoveredLines sum the files'; Percent is
+	// 100 * covered / (covered + not covered), OPA's formula, over the
+	// policy files only (opa test also counts the test files, which
+	// inflates it).
+	CoveredLines    int
+	NotCoveredLines int
+	Percent         float64
+}
+
+// FileCoverage is one policy file.
+type FileCoverage struct {
+	File    string
+	Package string // Rego package, "attest.security"
+	// Covered and NotCovered are line ranges, as OPA reports them. A line
+	// holding two expressions can be in both.
+	Covered         []LineRange
+	NotCovered      []LineRange
+	CoveredLines    int
+	NotCoveredLines int
+	Percent         float64
+}
+
+// LineRange is an inclusive range of 1-based lines.
+type LineRange struct {
+	Start, End int
+}
+
+// Below reports whether coverage is under threshold percent. A nil
+// Coverage (coverage not measured) is never below.
+func (c *Coverage) Below(threshold float64) bool {
+	return c != nil && c.Percent < threshold
+}
+
+// Lines gives each line of the file that OPA reports on with its hit count
+// for LCOV and Cobertura: 1 when the tests evaluated something on it, 0
+// when they evaluated nothing on it. A line that is both (two
+// expressions, one evaluated) counts as covered, as a line-based report
+// can only say that much.
+func (f *FileCoverage) Lines() []LineHits {
+	hits := map[int]int{}
+	for _, r := range f.NotCovered {
+		for l := r.Start; l <= r.End; l++ {
+			hits[l] = 0
+		}
+	}
+	for _, r := range f.Covered {
+		for l := r.Start; l <= r.End; l++ {
+			hits[l] = 1
+		}
+	}
+	out := make([]LineHits, 0, len(hits))
+	for l, h := range hits {
+		out = append(out, LineHits{Line: l, Hits: h})
+	}
+	slices.SortFunc(out, func(a, b LineHits) int { return cmp.Compare(a.Line, b.Line) })
+	return out
+}
+
+// LineHits is one line of a line-based report.
+type LineHits struct {
+	Line, Hits int
+}
+
+// Uncovered lists the ranges of lines on which nothing was evaluated, for
+// the text report: NotCovered without the lines also covered.
+func (f *FileCoverage) Uncovered() []LineRange {
+	var out []LineRange
+	for _, lh := range f.Lines() {
+		if lh.Hits > 0 {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].End == lh.Line-1 {
+			out[n-1].End = lh.Line
+			continue
+		}
+		out = append(out, LineRange{lh.Line, lh.Line})
+	}
+	return out
+}
+
+// coverage keeps the policy files of OPA's report.
+func coverage(rep cover.Report, parsed map[string]*ast.Module) *Coverage {
+	c := &Coverage{Files: []FileCoverage{}}
+	for path, m := range parsed {
+		if isTest(path, m) {
+			continue
+		}
+		fc := FileCoverage{File: path, Package: strings.TrimPrefix(m.Package.Path.String(), "data.")}
+		if fr, ok := rep.Files[path]; ok && fr != nil {
+			fc.Covered = ranges(fr.Covered)
+			fc.NotCovered = ranges(fr.NotCovered)
+			fc.CoveredLines = fr.CoveredLines
+			fc.NotCoveredLines = fr.NotCoveredLines
+			fc.Percent = fr.Coverage
+		}
+		c.CoveredLines += fc.CoveredLines
+		c.NotCoveredLines += fc.NotCoveredLines
+		c.Files = append(c.Files, fc)
+	}
+	slices.SortFunc(c.Files, func(a, b FileCoverage) int { return cmp.Compare(a.File, b.File) })
+	if total := c.CoveredLines + c.NotCoveredLines; total > 0 {
+		c.Percent = 100 * float64(c.CoveredLines) / float64(total)
+	}
+	return c
+}
+
+func ranges(rs []cover.Range) []LineRange {
+	out := make([]LineRange, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, LineRange{Start: r.Start.Row, End: r.End.Row})
+	}
+	slices.SortFunc(out, func(a, b LineRange) int { return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.End, b.End)) })
+	return slices.Compact(out)
+}
+
+// isTest follows OPA's convention (the _test.rego suffix) and the policy
+// loader's: a module whose every rule is a test is a test module too.
+func isTest(path string, m *ast.Module) bool {
+	if strings.HasSuffix(path, "_test.rego") {
+		return true
+	}
+	if len(m.Rules) == 0 {
+		return false
+	}
+	for _, r := range m.Rules {
+		name := r.Head.Name.String()
+		if len(r.Head.Reference) > 0 {
+			name = r.Head.Reference[0].String()
+		}
+		if !strings.HasPrefix(name, tester.TestPrefix) && !strings.HasPrefix(name, tester.SkipTestPrefix) {
+			return false
+		}
+	}
+	return true
+}
