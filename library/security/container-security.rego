@@ -57,10 +57,13 @@ run_as_user(e) := [u, concat("", [e.path, ".securityContext.runAsUser"])] if {
 	u := lib.pod_spec.securityContext.runAsUser
 }
 
-run_as_non_root(e) := v if {
-	v := e.container.securityContext.runAsNonRoot
-} else := v if {
-	v := lib.pod_spec.securityContext.runAsNonRoot
+# non_root_required(e): runAsNonRoot is true on the container, or on the pod
+# and not overridden by the container.
+non_root_required(e) if e.container.securityContext.runAsNonRoot == true
+
+non_root_required(e) if {
+	not e.container.securityContext.runAsNonRoot == false
+	lib.pod_spec.securityContext.runAsNonRoot == true
 }
 
 windows_pod if lib.pod_spec.os.name == "windows"
@@ -102,7 +105,7 @@ violation contains {"violated": true, "message": msg, "severity": "high", "detai
 violation contains {"violated": true, "message": msg, "severity": "medium", "details": d} if {
 	some e in lib.containers
 	not windows_pod
-	not run_as_non_root(e) == true
+	not non_root_required(e)
 	not run_as_user(e)
 	msg := sprintf("Container '%v' may run as root: set runAsNonRoot: true", [e.name])
 	d := {"field": lib.deepest(e.path, e.container, ["securityContext", "runAsNonRoot"]), "container": e.name}
@@ -418,6 +421,8 @@ secret_value := `(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|gh[pousr]_
 
 # placeholder values are not secrets.
 placeholder(v) if v == ""
+
+placeholder(v) if contains(v, "$(")
 
 placeholder(v) if regex.match(`^\$\(.*\)$|^\$\{.*\}$|^<.*>$|^(changeme|change-me|xxx+|\*+|none|null|true|false|[0-9]{1,5})$`, lower(v))
 
