@@ -42,7 +42,7 @@ encryption_annotations := {
 
 # encryption_required(which): required unless the configuration says
 # otherwise (compliance.hipaa.encryption.at_rest / in_transit).
-encryption_required(which) if object.get(hipaa, ["encryption", which], "required") == "required"
+encryption_required(which) if object.get(object.get(hipaa, "encryption", {}), which, "required") == "required"
 
 declared(key) if {
 	v := lower(trim_space(sprintf("%v", [lib.meta_value(key)])))
@@ -64,7 +64,7 @@ declared(key) if {
 #   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob]
 #   controls: ["HIPAA:164.312(a)(2)(iv)", "HIPAA:164.312(e)(2)(ii)", "SOC2:CC6.1"]
 violation contains v if {
-	some v in missing_encryption("at_rest")
+	some ["at_rest", v] in missing_encryption
 }
 
 # METADATA
@@ -81,10 +81,13 @@ violation contains v if {
 #   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob]
 #   controls: ["HIPAA:164.312(e)(1)", "HIPAA:164.312(e)(2)(ii)", "SOC2:CC6.7"]
 violation contains v if {
-	some v in missing_encryption("in_transit")
+	some ["in_transit", v] in missing_encryption
 }
 
-missing_encryption(which) := {{"violated": true, "message": msg, "severity": "high", "details": d} |
+# missing_encryption holds [which, finding] for each encryption a PHI
+# workload must declare and does not.
+missing_encryption contains [which, {"violated": true, "message": msg, "severity": "high", "details": d}] if {
+	some which in ["at_rest", "in_transit"]
 	input.resource.kind in lib.workload_kinds
 	input.resource.kind != "PodTemplate"
 	lib.processes_phi
