@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
 
 	"github.com/continuums/attest/internal/attestation"
@@ -78,12 +80,16 @@ func TestEveryRuleFileHasTests(t *testing.T) {
 func TestRegoTests(t *testing.T) {
 	mods := loadModules(t, library.FS())
 	ctx := context.Background()
+	store := inmem.New()
+	txn := storage.NewTransactionOrDie(ctx, store)
+	defer store.Abort(ctx, txn)
 	ch, err := tester.NewRunner().
+		SetStore(store).
 		SetModules(mods).
 		AddCustomBuiltins(attestation.TesterBuiltins(attestation.NoStore{})).
 		RaiseBuiltinErrors(true).
 		CapturePrintOutput(true).
-		Run(ctx, mods)
+		RunTests(ctx, txn)
 	if err != nil {
 		t.Fatal(err)
 	}
