@@ -13,7 +13,11 @@ get_containers contains e.container if some e in lib.containers
 # (input.context.require_attestation is not true, the default), or when the
 # attestation store has a verified attestation for the image
 # (attest.attestation_verified). With require_attestation on and no store
-# configured, no image has one.
+# configured, no image has one. The store is only asked when attestation is
+# required.
 has_attest_attestation(_) if not lib.require_attestation
 
-has_attest_attestation(image) if attest.attestation_verified(image)
+has_attest_attestation(image) if {
+	lib.require_attestation
+	attest.attestation_verified(image)
+}
