@@ -33,7 +33,9 @@ violation contains {"violated": true, "message": msg, "severity": "critical", "d
 # description: >-
 #   Without allowPrivilegeEscalation: false a process can gain more
 #   privileges than its parent (setuid binaries, file capabilities). The
-#   restricted Pod Security Standard requires it to be false.
+#   restricted Pod Security Standard requires it to be false. Reported medium
+#   when the field is missing, high when it is explicitly true. Privileged
+#   containers are left to the privileged rules.
 # custom:
 #   id: privilege-escalation
 #   severity: medium

@@ -164,7 +164,8 @@ broad_subjects := {
 # description: >-
 #   A binding to system:anonymous or system:unauthenticated grants its role
 #   to anyone who can reach the API server; system:authenticated to every
-#   identity the cluster accepts (for some clouds, any account of the cloud).
+#   identity the cluster accepts (for some clouds, any account of the cloud);
+#   the latter is reported high, the former critical.
 # custom:
 #   id: rbac-anonymous-binding
 #   severity: critical
