@@ -225,8 +225,8 @@ func Run(ctx context.Context, modules []Module, opts Options) (*Result, error) {
 			if !ok || t.Pass || t.Skip {
 				continue
 			}
-			if t.Err == "" {
-				t.Fail = failureLine(tr.Trace, parsed)
+			if t.Err == "" && t.Fail == "" {
+				t.Fail = failureLine(tr.Trace)
 			}
 			t.Trace = traceLines(tr.Trace, opts.MaxTraceLines)
 		}
@@ -329,7 +329,7 @@ func errorText(err error) string {
 // failureLine finds the expression where a failing test stopped, as `opa
 // test --var-values` shows it: the last failed expression of a query
 // that is not the test query itself.
-func failureLine(trace []*topdown.Event, parsed map[string]*ast.Module) string {
+func failureLine(trace []*topdown.Event) string {
 	for _, e := range slices.Backward(trace) {
 		if e.Op != topdown.FailOp || e.Location == nil || e.QueryID == 0 {
 			continue
@@ -348,7 +348,6 @@ func failureLine(trace []*topdown.Event, parsed map[string]*ast.Module) string {
 		if i := strings.IndexByte(text, '\n'); i >= 0 {
 			text = text[:i] + " ..."
 		}
-		_ = parsed
 		return fmt.Sprintf("%s:%d: %s", e.Location.File, e.Location.Row, text)
 	}
 	return ""

@@ -104,6 +104,7 @@ func TestFailingTests(t *testing.T) {
 		"test_ten_is_too_many":          "fail",
 		"test_conflicting_modes":        "error",
 		"todo_test_quota_per_namespace": "skip",
+		"test_limits":                   "fail", // one of its cases fails
 	}
 	got := statuses(res)
 	for k, v := range want {
@@ -122,6 +123,10 @@ func TestFailingTests(t *testing.T) {
 			}
 			if tr.Output != "replicas: 10\n" || len(tr.Trace) == 0 || tr.Line != 11 || tr.File != "testdata/failing/quota_test.rego" {
 				t.Errorf("result %+v", tr)
+			}
+		case "test_limits":
+			if tr.Fail != "failed cases: nine" {
+				t.Errorf("fail = %q", tr.Fail)
 			}
 		case "test_conflicting_modes":
 			if !strings.Contains(tr.Err, "testdata/failing/quota.rego:10:1: eval_conflict_error") {
@@ -280,7 +285,7 @@ func TestJSONParsesBack(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Version != JSONVersion || back.Passed || back.Summary.Total != 10 || back.Summary.Failed != 1 ||
+	if back.Version != JSONVersion || back.Passed || back.Summary.Total != 11 || back.Summary.Failed != 2 ||
 		back.Summary.Errors != 1 || back.Summary.Skipped != 1 || back.Coverage == nil || len(back.Coverage.Files) != 3 {
 		t.Fatalf("%+v", back)
 	}
@@ -296,7 +301,7 @@ func TestJUnitParsesBack(t *testing.T) {
 	if err := xml.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Tests != 10 || back.Failures != 1 || back.Errors != 1 || back.Skipped != 1 || len(back.Suites) != 3 {
+	if back.Tests != 11 || back.Failures != 2 || back.Errors != 1 || back.Skipped != 1 || len(back.Suites) != 3 {
 		t.Fatalf("%+v", back)
 	}
 	seen := map[string]bool{}

@@ -20,3 +20,8 @@ test_conflicting_modes if {
 todo_test_quota_per_namespace if {
 	false
 }
+
+test_limits[note] if {
+	some note, replicas in {"eleven": 11, "nine": 9}
+	quota.too_many with input as {"spec": {"replicas": replicas}}
+}
