@@ -53,5 +53,5 @@ violation contains {"violated": true, "message": msg, "severity": "medium", "det
 	v := lib.annotations[retention_key]
 	not valid_retention(trim_space(sprintf("%v", [v])))
 	msg := sprintf("%v %v has an invalid GDPR retention period %q", [input.resource.kind, input.resource.metadata.name, v])
-	d := {"field": sprintf("metadata.annotations.%s", [retention_key])}
+	d := {"field": sprintf("metadata.annotations[%q]", [retention_key])}
 }

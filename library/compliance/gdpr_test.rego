@@ -16,7 +16,7 @@ gdpr_workload_cases := [
 		"note": "bad retention",
 		"resource": annotate(personal(f.workload("Job", {})), object.union(gdpr_all, {"gdpr.attest.continuu.ms/retention-period": "forever"})),
 		"needle": "retention",
-		"want": {["Job w has an invalid GDPR retention period \"forever\"", "medium", "metadata.annotations.gdpr.attest.continuu.ms/retention-period"]},
+		"want": {["Job w has an invalid GDPR retention period \"forever\"", "medium", "metadata.annotations[\"gdpr.attest.continuu.ms/retention-period\"]"]},
 	},
 ]
 

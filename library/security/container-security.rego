@@ -293,7 +293,7 @@ seccomp_unconfined contains [concat("", [e.path, ".securityContext.seccompProfil
 	e.container.securityContext.seccompProfile.type == "Unconfined"
 }
 
-seccomp_unconfined contains [concat("", [lib.pod_meta_path, ".annotations"]), "the pod (annotation)"] if {
+seccomp_unconfined contains [sprintf("%s.annotations[%q]", [lib.pod_meta_path, seccomp_unconfined_annotation]), "the pod (annotation)"] if {
 	lower(lib.pod_meta.annotations[seccomp_unconfined_annotation]) == "unconfined"
 }
 
@@ -349,7 +349,7 @@ apparmor_unconfined contains [concat("", [e.path, ".securityContext.appArmorProf
 	e.container.securityContext.appArmorProfile.type == "Unconfined"
 }
 
-apparmor_unconfined contains [sprintf("%s.annotations", [lib.pod_meta_path]), sprintf("container '%v'", [name])] if {
+apparmor_unconfined contains [sprintf("%s.annotations[%q]", [lib.pod_meta_path, k]), sprintf("container '%v'", [name])] if {
 	some k, v in lib.pod_meta.annotations
 	startswith(k, apparmor_prefix)
 	lower(v) == "unconfined"

@@ -246,7 +246,7 @@ test_apparmor_annotation if {
 		"op": "add", "path": "/spec/template/metadata/annotations",
 		"value": {"container.apparmor.security.beta.kubernetes.io/app": "unconfined"},
 	}])
-	found(r, "AppArmor") == {["AppArmor is unconfined for container 'app'", "spec.template.metadata.annotations"]}
+	found(r, "AppArmor") == {["AppArmor is unconfined for container 'app'", "spec.template.metadata.annotations[\"container.apparmor.security.beta.kubernetes.io/app\"]"]}
 }
 
 test_plain_workload_findings_are_distinct if {
