@@ -34,6 +34,8 @@ spread if count(object.get(lib.pod_spec, "topologySpreadConstraints", [])) > 0
 # description: >-
 #   Replicas that the scheduler may put on one node (no podAntiAffinity, no
 #   topologySpreadConstraints) all go down with that node.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/
 # custom:
 #   id: production-spread
 #   severity: low
@@ -68,6 +70,8 @@ unavailable_all(v, _) if {
 # description: >-
 #   A rollingUpdate.maxUnavailable of 100% (or of the replica count) takes
 #   every pod down at once during a rollout.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#strategy
 # custom:
 #   id: rolling-update-unavailable
 #   severity: medium
@@ -89,6 +93,8 @@ violation contains {"violated": true, "message": msg, "severity": "medium", "det
 # description: >-
 #   strategy Recreate stops every pod before starting the new version: each
 #   rollout is an outage.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#strategy
 # custom:
 #   id: recreate-strategy
 #   severity: low
@@ -107,6 +113,8 @@ violation contains {"violated": true, "message": msg, "severity": "low", "detail
 # description: >-
 #   maxUnavailable 0 (or minAvailable 100%) blocks every voluntary eviction:
 #   node drains, cluster upgrades and autoscaler scale-downs hang.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/run-application/configure-pdb/
 # custom:
 #   id: pdb-blocks-eviction
 #   severity: medium

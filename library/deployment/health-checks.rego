@@ -10,6 +10,8 @@ import data.attest.lib
 # description: >-
 #   Without a liveness probe a hung process keeps its pod Running and
 #   Ready forever; the kubelet only restarts containers that exit.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/
 # custom:
 #   id: liveness-probe
 #   severity: medium
@@ -30,6 +32,8 @@ violation contains {"violated": true, "message": msg, "severity": "medium", "det
 #   A container that declares ports serves traffic; without a readiness
 #   probe it receives requests before it can answer them, during every
 #   start and rollout. Containers without ports (workers) are not reported.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/
 # custom:
 #   id: readiness-probe
 #   severity: medium
@@ -53,6 +57,8 @@ probe_kinds := ["livenessProbe", "readinessProbe", "startupProbe"]
 #   A probe that names its port (port: http) needs a container port of that
 #   name; otherwise the probe always fails and the container is restarted
 #   (liveness) or never Ready (readiness).
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/
 # custom:
 #   id: probe-named-port
 #   severity: high

@@ -65,6 +65,8 @@ missing(e, kind) := [r | some r in compute; not resources(e)[kind][r]]
 #   other pods killed; without a CPU limit it can starve its neighbours.
 #   Enforced while require_limits is true (the default). One finding per
 #   container, naming what is missing.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
 # custom:
 #   id: limits-required
 #   severity: medium
@@ -87,6 +89,8 @@ violation contains {"violated": true, "message": msg, "severity": "medium", "det
 #   is BestEffort, the first evicted under pressure. A limit without a
 #   request counts (Kubernetes copies it). Enforced while require_requests
 #   is true (the default).
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
 # custom:
 #   id: requests-required
 #   severity: low
@@ -119,6 +123,8 @@ max_name := {"cpu": "max_cpu", "memory": "max_memory"}
 # description: >-
 #   A container's CPU limit (or its request, when it sets no limit) must not
 #   exceed the policy's max_cpu. Not checked when max_cpu is unset.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
 # custom:
 #   id: cpu-above-max
 #   severity: medium
@@ -134,6 +140,8 @@ violation contains v if {
 # description: >-
 #   A container's memory limit (or its request, when it sets no limit) must
 #   not exceed the policy's max_memory. Not checked when max_memory is unset.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
 # custom:
 #   id: memory-above-max
 #   severity: medium
@@ -159,6 +167,8 @@ above_max(r) := {{"violated": true, "message": msg, "severity": "medium", "detai
 # description: >-
 #   A request above its limit is rejected by the API server; the manifest
 #   cannot be applied.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
 # custom:
 #   id: requests-exceed-limits
 #   severity: high
@@ -179,6 +189,8 @@ violation contains {"violated": true, "message": msg, "severity": "high", "detai
 # description: >-
 #   A request or limit that is not a Kubernetes quantity ("1K", "2 Gi",
 #   "500MB") is rejected by the API server.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/
 # custom:
 #   id: invalid-quantity
 #   severity: high
@@ -202,6 +214,8 @@ violation contains {"violated": true, "message": msg, "severity": "high", "detai
 #   A max_cpu or max_memory parameter that is not a Kubernetes quantity
 #   cannot be checked; it is reported on every workload until the
 #   configuration is fixed, rather than silently ignored.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/
 # custom:
 #   id: invalid-parameter
 #   severity: high

@@ -12,6 +12,8 @@ import data.attest.lib
 #   Deployments; this one covers the other workload kinds (StatefulSet,
 #   DaemonSet, ReplicaSet, ReplicationController, Job, CronJob, PodTemplate),
 #   init and ephemeral containers included.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # custom:
 #   id: privileged-container-workloads
 #   severity: critical
@@ -36,6 +38,8 @@ violation contains {"violated": true, "message": msg, "severity": "critical", "d
 #   restricted Pod Security Standard requires it to be false. Reported medium
 #   when the field is missing, high when it is explicitly true. Privileged
 #   containers are left to the privileged rules.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # custom:
 #   id: privilege-escalation
 #   severity: medium
@@ -76,6 +80,8 @@ windows_pod if lib.pod_spec.os.name == "windows"
 #   runAsUser: 0, on the container or inherited from the pod, runs the
 #   process as root; a container breakout then starts with root on the node's
 #   kernel.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # custom:
 #   id: run-as-root
 #   severity: high
@@ -96,6 +102,8 @@ violation contains {"violated": true, "message": msg, "severity": "high", "detai
 #   Unless runAsNonRoot is true (on the container or the pod) or a non-zero
 #   runAsUser is set, the container runs as whatever user the image names,
 #   often root. Windows pods are skipped.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # custom:
 #   id: run-as-non-root
 #   severity: medium
@@ -119,6 +127,8 @@ violation contains {"violated": true, "message": msg, "severity": "medium", "det
 #   A writable root filesystem lets an attacker drop tools and persist
 #   changes inside the container. Mount an emptyDir where the application
 #   needs to write.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # custom:
 #   id: readonly-root-filesystem
 #   severity: low
@@ -150,6 +160,8 @@ capability_name(c) := upper(trim_prefix(upper(c), "CAP_"))
 #   Capabilities such as SYS_ADMIN, NET_ADMIN, SYS_PTRACE, SYS_MODULE, BPF or
 #   ALL give a container control of the node or its network. NET_RAW allows
 #   spoofing on the pod network. One finding per capability added.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # custom:
 #   id: dangerous-capabilities
 #   severity: high
@@ -170,6 +182,8 @@ violation contains {"violated": true, "message": msg, "severity": "high", "detai
 #   Containers start with the runtime's default capability set (CHOWN,
 #   SETUID, NET_BIND_SERVICE...). The restricted Pod Security Standard asks
 #   to drop ALL and add back only what is needed.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # custom:
 #   id: drop-all-capabilities
 #   severity: low
@@ -198,6 +212,8 @@ drops_all(c) if {
 #   hostNetwork, hostPID and hostIPC share the node's network stack, process
 #   table or IPC with the pod: it can sniff traffic, see and signal every
 #   process, or reach node-local services. One finding per field set.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # custom:
 #   id: host-namespaces
 #   severity: high
@@ -225,6 +241,8 @@ sensitive_host_paths := {
 #   A hostPath volume mounts a directory of the node into the pod; many paths
 #   (the container runtime socket, /etc, /var/lib/kubelet, /) hand over the
 #   node. Reported critical for those paths, high otherwise.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # custom:
 #   id: host-path-volumes
 #   severity: high
@@ -251,6 +269,8 @@ host_path_severity(p) := "critical" if {
 # description: >-
 #   hostPort binds the container to a port of the node, bypassing network
 #   policies and limiting scheduling to one pod per node and port.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # custom:
 #   id: host-ports
 #   severity: medium
@@ -272,6 +292,8 @@ seccomp_unconfined_annotation := "seccomp.security.alpha.kubernetes.io/pod"
 # description: >-
 #   seccompProfile type Unconfined (on the pod or a container) turns off
 #   system call filtering, exposing the whole kernel API to the container.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tutorials/security/seccomp/
 # custom:
 #   id: seccomp-unconfined
 #   severity: high
@@ -302,6 +324,8 @@ seccomp_unconfined contains [sprintf("%s.annotations[%q]", [lib.pod_meta_path, s
 # description: >-
 #   Without a seccomp profile on the pod (or on every container) the
 #   container runs Unconfined on most clusters. Reported once per pod spec.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tutorials/security/seccomp/
 # custom:
 #   id: seccomp-profile-missing
 #   severity: low
@@ -328,6 +352,8 @@ apparmor_prefix := "container.apparmor.security.beta.kubernetes.io/"
 #   An AppArmor profile of unconfined (appArmorProfile type Unconfined, or the
 #   legacy container.apparmor.security.beta.kubernetes.io annotation) removes
 #   the mandatory access control the node's default profile gives.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tutorials/security/apparmor/
 # custom:
 #   id: apparmor-unconfined
 #   severity: high
@@ -361,6 +387,8 @@ apparmor_unconfined contains [sprintf("%s.annotations[%q]", [lib.pod_meta_path, 
 # description: >-
 #   procMount: Unmasked exposes the host's /proc paths that the runtime
 #   normally masks.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # custom:
 #   id: proc-mount-unmasked
 #   severity: high
@@ -380,6 +408,8 @@ violation contains {"violated": true, "message": msg, "severity": "high", "detai
 #   Unless automountServiceAccountToken is false, every container gets a
 #   token for the Kubernetes API; a compromised container can use it. Most
 #   applications never call the API.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/
 # custom:
 #   id: service-account-token-automount
 #   severity: low
@@ -401,6 +431,8 @@ violation contains {"violated": true, "message": msg, "severity": "low", "detail
 # description: >-
 #   Pods that run as the namespace's default service account share its
 #   permissions with every other such pod; RBAC cannot tell them apart.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/
 # custom:
 #   id: default-service-account
 #   severity: low
@@ -435,6 +467,8 @@ placeholder(v) if regex.match(`^\$\(.*\)$|^\$\{.*\}$|^<.*>$|^(changeme|change-me
 #   (or whose value looks like a cloud key, a private key or a URL with a
 #   password) is written in the manifest in clear text, so it ends up in Git
 #   and in the object anyone with read access sees.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/secrets-good-practices/
 # custom:
 #   id: secrets-in-env
 #   severity: high

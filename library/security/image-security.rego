@@ -89,6 +89,8 @@ mutable(image) if {
 #   An image referenced as :latest, or without a tag (which means latest),
 #   changes under the workload: two pods of one Deployment can run
 #   different code, and a rollback does not roll back.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/containers/images/
 # custom:
 #   id: latest-tag
 #   severity: medium
@@ -109,6 +111,8 @@ violation contains {"violated": true, "message": msg, "severity": "medium", "det
 #   Attestations bind to digests, so with require_attestation the finding is
 #   high; otherwise it is advice (low). Images already reported by
 #   latest-tag are not reported again.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/containers/images/
 # custom:
 #   id: image-digest
 #   severity: low
@@ -131,6 +135,8 @@ violation contains {"violated": true, "message": msg, "severity": sev, "details"
 # description: >-
 #   With a latest (or missing) tag and imagePullPolicy IfNotPresent or Never,
 #   each node keeps whatever version it pulled first.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/containers/images/
 # custom:
 #   id: image-pull-policy
 #   severity: low

@@ -10,6 +10,8 @@ import data.attest.lib
 # description: >-
 #   A NodePort Service opens the port on every node of the cluster, around
 #   the load balancer and often around firewalls meant for it.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/services-networking/service/
 # custom:
 #   id: service-node-port
 #   severity: medium
@@ -45,6 +47,8 @@ internal_load_balancer if lib.annotations["service.beta.kubernetes.io/aws-load-b
 #   An external LoadBalancer Service without loadBalancerSourceRanges is
 #   reachable from the whole Internet. Internal load balancers (cloud
 #   annotations) are not reported.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/services-networking/service/
 # custom:
 #   id: service-load-balancer-open
 #   severity: medium
@@ -66,6 +70,8 @@ violation contains {"violated": true, "message": msg, "severity": "medium", "det
 # description: >-
 #   spec.externalIPs lets whoever can create a Service intercept traffic to
 #   any IP address in the cluster (CVE-2020-8554).
+# related_resources:
+#   - ref: https://github.com/kubernetes/kubernetes/issues/97076
 # custom:
 #   id: service-external-ips
 #   severity: high
@@ -83,6 +89,8 @@ violation contains {"violated": true, "message": msg, "severity": "high", "detai
 # description: >-
 #   An Ingress without spec.tls serves plain HTTP; credentials and personal
 #   data cross the network in clear text.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/services-networking/ingress/#tls
 # custom:
 #   id: ingress-tls
 #   severity: medium
@@ -116,6 +124,8 @@ covered(host) if {
 # description: >-
 #   An Ingress with a TLS section serves the hosts its tls entries do not
 #   list over plain HTTP (wildcards count).
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/services-networking/ingress/#tls
 # custom:
 #   id: ingress-tls-hosts
 #   severity: medium
@@ -138,6 +148,8 @@ violation contains {"violated": true, "message": msg, "severity": "medium", "det
 #   A NetworkPolicy ingress rule with no from (or an egress rule with no to)
 #   and no ports allows every peer, which usually undoes the isolation the
 #   policy was written for.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/services-networking/network-policies/
 # custom:
 #   id: network-policy-allow-all
 #   severity: medium

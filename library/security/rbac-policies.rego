@@ -11,6 +11,8 @@ binding_kinds := {"RoleBinding", "ClusterRoleBinding"}
 # description: >-
 #   verbs ["*"] grants every present and future verb, including escalate,
 #   bind and impersonate.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/rbac-good-practices/
 # custom:
 #   id: rbac-wildcard-verbs
 #   severity: high
@@ -30,6 +32,8 @@ violation contains {"violated": true, "message": msg, "severity": "high", "detai
 # description: >-
 #   resources ["*"] grants access to every resource of the API groups,
 #   Secrets and future resources included.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/rbac-good-practices/
 # custom:
 #   id: rbac-wildcard-resources
 #   severity: high
@@ -59,6 +63,8 @@ grants(rule, verbs) if {
 #   get, list or watch on secrets reads every Secret of the namespace (of
 #   the cluster for a ClusterRole): service account tokens, TLS keys,
 #   database passwords.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/rbac-good-practices/
 # custom:
 #   id: rbac-secrets-access
 #   severity: medium
@@ -85,6 +91,8 @@ exec_resources := {"pods/exec", "pods/attach", "pods/*", "pods/portforward"}
 # description: >-
 #   pods/exec, pods/attach and pods/portforward give a shell (or a tunnel)
 #   into running containers, with their service account tokens and secrets.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/rbac-good-practices/
 # custom:
 #   id: rbac-pod-exec
 #   severity: high
@@ -107,6 +115,8 @@ violation contains {"violated": true, "message": msg, "severity": "high", "detai
 # description: >-
 #   escalate and bind let a subject grant itself permissions it does not
 #   have; impersonate lets it act as any user, group or service account.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/rbac-good-practices/
 # custom:
 #   id: rbac-escalation-verbs
 #   severity: high
@@ -138,6 +148,8 @@ only_system_masters if {
 #   Binding cluster-admin gives full control of the cluster (or of the
 #   namespace, for a RoleBinding). Bindings to system:masters only are not
 #   reported.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/rbac-good-practices/
 # custom:
 #   id: rbac-cluster-admin-binding
 #   severity: critical
@@ -166,6 +178,8 @@ broad_subjects := {
 #   to anyone who can reach the API server; system:authenticated to every
 #   identity the cluster accepts (for some clouds, any account of the cloud);
 #   the latter is reported high, the former critical.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/rbac-good-practices/
 # custom:
 #   id: rbac-anonymous-binding
 #   severity: critical

@@ -45,6 +45,8 @@ msg := sprintf("Container image '%v' lacks required ATTEST attestation", [contai
 #   devices; escaping to the node is trivial. Covers Pods and Deployments as
 #   the specification writes it; privileged-container-workloads covers the
 #   other workload kinds.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # custom:
 #   id: privileged-containers
 #   severity: critical
