@@ -221,7 +221,7 @@ func (d *decoder) charge(n *yaml.Node, depth int) bool {
 		if !d.bombs {
 			d.bombs = true
 			if depth > maxDepth {
-				d.errorf(n, "nesting deeper than %d levels (an alias that contains itself?)", maxDepth)
+				d.errorf(n, "nesting deeper than %d levels (or an alias that contains itself)", maxDepth)
 			} else {
 				d.errorf(n, "document too large after expanding aliases (more than %d nodes): a YAML alias bomb?", maxNodes)
 			}
@@ -245,7 +245,7 @@ func where(path string) string {
 
 func label(path string) string {
 	if path == "" {
-		return "the document"
+		return "the file"
 	}
 	return path
 }
