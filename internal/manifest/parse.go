@@ -1,0 +1,242 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/continuums/attest/internal/finding"
+)
+
+// noteNotObject is the note for a document that is not a Kubernetes object.
+const noteNotObject = "skipped: not a Kubernetes object (no apiVersion/kind)"
+
+// Parse parses data that is already in memory: stdin, tests, request bodies.
+// path only names the source in locations. The result is never nil, and a
+// bad document never hides the good ones before it, nor (where the YAML
+// can be resynchronised at the next "---") after it.
+func (l *Loader) Parse(path string, data []byte) (f *File) {
+	f = &File{Path: path}
+	defer func() {
+		// yaml.v3 has had panics on hostile input; a policy run must go on.
+		if r := recover(); r != nil {
+			f.Errors = append(f.Errors, finding.Error{
+				Location: finding.Location{File: path},
+				Message:  fmt.Sprintf("internal error while parsing: %v", r),
+			})
+		}
+	}()
+	if off, ok := isBinary(data); ok {
+		f.Errors = append(f.Errors, finding.Error{
+			Location: finding.Location{File: path},
+			Message:  fmt.Sprintf("binary file (NUL byte at offset %d), not YAML or JSON", off),
+		})
+		return f
+	}
+	p := parser{loader: l, file: f, format: formatOf(path, data)}
+	if b := scanInput(data); b != nil {
+		docs := p.decode(data[:lastDocumentStart(data, b.offset)])
+		f.Errors = append(f.Errors, finding.Error{
+			Location: finding.Location{File: path, Document: docs, Line: b.line, Column: b.column},
+			Message:  b.msg,
+		})
+		return f
+	}
+	p.decode(data)
+	return f
+}
+
+// parser holds the state of one Parse call.
+type parser struct {
+	loader *Loader
+	file   *File
+	format string // "YAML" or "JSON", for messages
+	conv   *converter
+}
+
+// formatOf says whether input is JSON, for messages and for accepting a
+// top-level array of objects.
+func formatOf(path string, data []byte) string {
+	data = bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if strings.HasSuffix(strings.ToLower(path), ".json") || (len(data) > 0 && (data[0] == '{' || data[0] == '[')) {
+		return "JSON"
+	}
+	return "YAML"
+}
+
+// decode parses every document of data and returns how many it saw. After a
+// syntax error yaml.v3 cannot go on, so decoding restarts at the next "---"
+// line with a new decoder and the lines are shifted back into place.
+func (p *parser) decode(data []byte) int {
+	p.conv = newConverter(p.loader.maxDepth, p.loader.maxAliasExpansion)
+	doc, lineBase := 0, 0
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var root yaml.Node
+		err := dec.Decode(&root)
+		if errors.Is(err, io.EOF) {
+			return doc
+		}
+		if err != nil {
+			line, msg := splitYAMLError(err)
+			loc := finding.Location{File: p.file.Path, Document: doc}
+			if line > 0 {
+				loc.Line = line + lineBase
+			}
+			p.file.Errors = append(p.file.Errors, finding.Error{Location: loc, Message: "invalid " + p.format + ": " + msg})
+			if line == 0 {
+				return doc + 1
+			}
+			start := lineOffset(data, line)
+			next := nextDocumentStart(data, start)
+			if next == 0 {
+				next = nextDocumentStart(data, lineOffset(data, 2))
+			}
+			if next <= 0 {
+				return doc + 1
+			}
+			lineBase += bytes.Count(data[:next], []byte("\n"))
+			data = data[next:]
+			dec = yaml.NewDecoder(bytes.NewReader(data))
+			doc++
+			continue
+		}
+		if lineBase > 0 {
+			shiftLines(&root, lineBase)
+		}
+		p.document(&root, doc)
+		doc++
+	}
+}
+
+var yamlErrorLine = regexp.MustCompile(`^line (\d+): `)
+
+// splitYAMLError takes yaml.v3's "yaml: line 3: did not find expected key"
+// apart.
+func splitYAMLError(err error) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlErrorLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return line, msg[len(m[0]):]
+	}
+	return 0, msg
+}
+
+// shiftLines moves a tree decoded from the middle of a file to its real
+// lines. Aliases are not followed: their targets are in the tree already.
+func shiftLines(n *yaml.Node, delta int) {
+	n.Line += delta
+	for _, c := range n.Content {
+		shiftLines(c, delta)
+	}
+}
+
+// document turns one YAML document into resources, notes or errors.
+func (p *parser) document(root *yaml.Node, doc int) {
+	n := root
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return
+		}
+		n = n.Content[0]
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == tagNull && n.Style&yaml.TaggedStyle == 0:
+		// An empty document, from "---" at the end of a file or between
+		// two markers: nothing to say about it.
+	case n.Kind == yaml.SequenceNode && p.format == "JSON" && n.Style&yaml.FlowStyle != 0:
+		// A JSON array of objects reads as a List.
+		for i, item := range n.Content {
+			p.object(item, doc, i)
+		}
+	case n.Kind == yaml.MappingNode:
+		if items := listItems(n); items != nil {
+			for i, item := range items.Content {
+				p.object(item, doc, i)
+			}
+			return
+		}
+		p.object(n, doc, -1)
+	default:
+		p.note(n, doc)
+	}
+}
+
+// listItems returns the items of a "kind: ...List" object, converted one by
+// one so that a bad item does not take its siblings down.
+func listItems(n *yaml.Node) *yaml.Node {
+	var kind, items *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch k := n.Content[i]; {
+		case k.Kind != yaml.ScalarNode:
+		case k.Value == "kind":
+			kind = n.Content[i+1]
+		case k.Value == "items":
+			items = n.Content[i+1]
+		}
+	}
+	if kind == nil || items == nil || kind.Kind != yaml.ScalarNode || !strings.HasSuffix(kind.Value, "List") {
+		return nil
+	}
+	if items.Kind == yaml.AliasNode && items.Alias != nil {
+		items = items.Alias
+	}
+	if items.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return items
+}
+
+func (p *parser) note(n *yaml.Node, doc int) {
+	line, col := startOf(n)
+	p.file.Notes = append(p.file.Notes, finding.Note{
+		Location: finding.Location{File: p.file.Path, Document: doc, Line: line, Column: col},
+		Message:  noteNotObject,
+	})
+}
+
+// object converts one mapping into a Resource.
+func (p *parser) object(n *yaml.Node, doc, item int) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind != yaml.MappingNode {
+		p.note(n, doc)
+		return
+	}
+	p.conv.reset()
+	v, err := p.conv.value(n, 0)
+	if err != nil {
+		loc := finding.Location{File: p.file.Path, Document: doc}
+		msg := err.Error()
+		var ne *nodeError
+		if errors.As(err, &ne) {
+			loc.Line, loc.Column, msg = ne.line, ne.column, ne.msg
+		}
+		p.file.Errors = append(p.file.Errors, finding.Error{Location: loc, Message: msg})
+		return
+	}
+	r := newResource(v, n)
+	if r == nil {
+		p.note(n, doc)
+		return
+	}
+	r.Location = finding.Location{File: p.file.Path, Document: doc}
+	r.Location.Line, r.Location.Column = startOf(n)
+	r.Item = item
+	p.file.Resources = append(p.file.Resources, r)
+}
+
+// startOf is where a node begins for a reader: a mapping's first key.
+func startOf(n *yaml.Node) (int, int) {
+	if n.Kind == yaml.MappingNode && len(n.Content) > 0 {
+		return n.Content[0].Line, n.Content[0].Column
+	}
+	return n.Line, n.Column
+}
