@@ -133,11 +133,14 @@ func mdCell(s string) string {
 	return s
 }
 
+// mdCode is a code span in a table cell: no HTML escaping inside, but the
+// pipe still needs its backslash in GitHub's tables.
 func mdCode(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
 	if s == "" {
 		return "-"
 	}
-	return "`" + strings.ReplaceAll(mdCell(s), "`", "'") + "`"
+	return "`" + strings.ReplaceAll(strings.ReplaceAll(s, "`", "'"), "|", `\|`) + "`"
 }
 
 // summary is the Markdown for $GITHUB_STEP_SUMMARY: the counts, the failing
@@ -156,13 +159,15 @@ func (g *githubReporter) summary(w io.Writer, res *finding.Result) error {
 	ew.write("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	ew.printf("| %d | %d | %d | %d | %d | %d | %d |\n", res.Resources, len(res.Files), s.Violations, s.Warnings, s.Dryrun, s.Exempted, s.Errors)
 
-	var failing, other, exempted []*finding.Finding
+	var failing, other, exempted, evalErrors []*finding.Finding
 	for i := range res.Findings {
 		f := &res.Findings[i]
 		switch {
 		case f.Exempted() && f.Kind != finding.KindError:
 			exempted = append(exempted, f)
-		case f.Kind == finding.KindError || g.o.fails(f):
+		case f.Kind == finding.KindError:
+			evalErrors = append(evalErrors, f)
+		case g.o.fails(f):
 			failing = append(failing, f)
 		default:
 			other = append(other, f)
@@ -210,11 +215,14 @@ func (g *githubReporter) summary(w io.Writer, res *finding.Result) error {
 			ew.printf("- %s\n", mdCell(expiredText(&res.Expired[i])))
 		}
 	}
-	if len(res.Errors) > 0 {
-		ew.printf("\n### Errors (%d)\n\n", len(res.Errors))
+	if n := len(res.Errors) + len(evalErrors); n > 0 {
+		ew.printf("\n### Errors (%d)\n\n", n)
 		for i := range res.Errors {
 			e := &res.Errors[i]
 			ew.printf("- %s: %s\n", mdCode(g.mdLocation(e.Location)), mdCell(e.Message))
+		}
+		for _, f := range evalErrors {
+			ew.printf("- %s: %s %s: %s\n", mdCode(g.mdLocation(f.Location)), mdCode(ruleLabel(f)), mdCode(resourceRef(f.Resource)), mdCell(f.Message))
 		}
 	}
 	if len(res.Notes) > 0 {

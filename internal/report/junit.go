@@ -25,14 +25,39 @@ type junitTestsuites struct {
 }
 
 type junitTestsuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	File       string          `xml:"file,attr,omitempty"`
-	Cases      []junitTestcase `xml:"testcase"`
-	SystemOut  string          `xml:"system-out,omitempty"`
+	Name      string          `xml:"name,attr"`
+	Tests     int             `xml:"tests,attr"`
+	Failures  int             `xml:"failures,attr"`
+	Errors    int             `xml:"errors,attr"`
+	Skipped   int             `xml:"skipped,attr"`
+	File      string          `xml:"file,attr,omitempty"`
+	Cases     []junitTestcase `xml:"testcase"`
+	SystemOut *junitText      `xml:"system-out,omitempty"`
+}
+
+// junitText is element text written as CDATA, so multi-line details stay
+// readable in the file.
+type junitText struct {
+	Text string `xml:",cdata"`
+}
+
+func newJUnitText(s string) *junitText {
+	if s == "" {
+		return nil
+	}
+	return &junitText{Text: xmlSafe(s)}
+}
+
+// xmlSafe replaces the characters XML 1.0 cannot carry, even escaped.
+func xmlSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r',
+			r >= 0x20 && r <= 0xD7FF, r >= 0xE000 && r <= 0xFFFD, r >= 0x10000 && r <= 0x10FFFF:
+			return r
+		}
+		return '\uFFFD'
+	}, s)
 }
 
 type junitTestcase struct {
@@ -43,13 +68,13 @@ type junitTestcase struct {
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
 	Skipped   *junitSkipped `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	SystemOut *junitText    `xml:"system-out,omitempty"`
 }
 
 type junitProblem struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
-	Body    string `xml:",chardata"`
+	Body    string `xml:",cdata"`
 }
 
 type junitSkipped struct {
@@ -121,7 +146,7 @@ func (j *junitReporter) Report(w io.Writer, res *finding.Result) error {
 				name = fmt.Sprintf("input error #%d", i+1)
 			}
 			tc := junitTestcase{Classname: classname, Name: unique(name, e.Location.Document), File: file, Line: e.Location.Line,
-				Error: &junitProblem{Message: oneLine(e.Message), Type: "error", Body: e.Error()}}
+				Error: &junitProblem{Message: oneLine(e.Message), Type: "error", Body: xmlSafe(e.Error())}}
 			suite.Cases = append(suite.Cases, tc)
 		}
 		if len(g.findings) == 0 && len(g.errors) == 0 && file != "" {
@@ -132,20 +157,20 @@ func (j *junitReporter) Report(w io.Writer, res *finding.Result) error {
 		}
 		var notes []string
 		for _, n := range g.notes {
-			notes = append(notes, "note: "+n.Location.String()+": "+oneLine(n.Message))
+			notes = append(notes, "note: "+locString(n.Location)+": "+oneLine(n.Message))
 		}
 		if file == "" {
 			notes = append(notes, expired...)
 			expiredDone = true
 		}
-		suite.SystemOut = strings.Join(notes, "\n")
-		if len(suite.Cases) == 0 && suite.SystemOut == "" {
+		suite.SystemOut = newJUnitText(strings.Join(notes, "\n"))
+		if len(suite.Cases) == 0 && suite.SystemOut == nil {
 			continue
 		}
 		out.Suites = append(out.Suites, suite)
 	}
 	if len(expired) > 0 && !expiredDone {
-		out.Suites = append(out.Suites, junitTestsuite{Name: "attest", SystemOut: strings.Join(expired, "\n")})
+		out.Suites = append(out.Suites, junitTestsuite{Name: "attest", SystemOut: newJUnitText(strings.Join(expired, "\n"))})
 	}
 	for i := range out.Suites {
 		s := &out.Suites[i]
@@ -203,7 +228,7 @@ func (j *junitReporter) fill(tc *junitTestcase, fs []*finding.Finding) {
 	for _, f := range fs {
 		body = append(body, junitDetails(f))
 	}
-	details := strings.Join(body, "\n\n")
+	details := xmlSafe(strings.Join(body, "\n\n"))
 	switch {
 	case len(errs) > 0:
 		tc.Error = &junitProblem{Message: oneLine(errs[0].Message), Type: "error", Body: details}
@@ -216,9 +241,9 @@ func (j *junitReporter) fill(tc *junitTestcase, fs []*finding.Finding) {
 			msg = "EMERGENCY OVERRIDE, " + msg
 		}
 		tc.Skipped = &junitSkipped{Message: oneLine(msg)}
-		tc.SystemOut = details
+		tc.SystemOut = newJUnitText(details)
 	default:
-		tc.SystemOut = details
+		tc.SystemOut = newJUnitText(details)
 	}
 }
 
@@ -232,7 +257,7 @@ func junitDetails(f *finding.Finding) string {
 	if ref := resourceRef(f.Resource); ref != "" {
 		fmt.Fprintf(&b, "resource: %s\n", ref)
 	}
-	fmt.Fprintf(&b, "location: %s\n", orDash(f.Location.String()))
+	fmt.Fprintf(&b, "location: %s\n", orDash(locString(f.Location)))
 	if f.Location.Field != "" {
 		fmt.Fprintf(&b, "field: %s\n", f.Location.Field)
 	}

@@ -261,6 +261,14 @@ func fileURI(p string) (uri string, relative bool) {
 	return (&url.URL{Path: p}).String(), true
 }
 
+// locString is Location.String with stdin shown as "stdin" rather than "-".
+func locString(l finding.Location) string {
+	if l.File == stdinName {
+		l.File = "stdin"
+	}
+	return l.String()
+}
+
 // fingerprints computes, for each finding, a hash of what identifies it
 // independently of where it sits in the file: the rule id, the file, the
 // resource and the message. Moving a resource up or down keeps its

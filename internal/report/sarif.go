@@ -1,6 +1,8 @@
 package report
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"strings"
 	"unicode"
@@ -23,12 +25,63 @@ const (
 type sarifReporter struct{ o *options }
 
 func (s *sarifReporter) Report(w io.Writer, res *finding.Result) error {
-	rep := s.build(res)
-	if err := rep.PrettyWrite(w); err != nil {
+	var raw bytes.Buffer
+	if err := s.build(res).Write(&raw); err != nil {
 		return err
 	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	// go-sarif writes every optional array and every -1 default; drop them
+	// (absent means the same in SARIF) so large runs stay small.
+	dec := json.NewDecoder(&raw)
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(compactSARIF(doc, ""))
+}
+
+// sarifMinusOne reports whether -1 is SARIF's default for a property.
+func sarifMinusOne(key string) bool {
+	switch key {
+	case "byteOffset", "charOffset", "index", "id", "parentIndex", "rank":
+		return true
+	}
+	return false
+}
+
+// compactSARIF removes empty arrays (except the required runs and results),
+// empty property bags and -1 defaults.
+func compactSARIF(v any, key string) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			val = compactSARIF(val, k)
+			t[k] = val
+			switch x := val.(type) {
+			case []any:
+				if len(x) == 0 && k != "runs" && k != "results" {
+					delete(t, k)
+				}
+			case map[string]any:
+				if len(x) == 0 && k == "properties" {
+					delete(t, k)
+				}
+			case json.Number:
+				if x.String() == "-1" && sarifMinusOne(k) {
+					delete(t, k)
+				}
+			}
+		}
+		return t
+	case []any:
+		for i := range t {
+			t[i] = compactSARIF(t[i], key)
+		}
+	}
+	return v
 }
 
 func (s *sarifReporter) build(res *finding.Result) *sarif.Report {
@@ -61,7 +114,7 @@ func (s *sarifReporter) build(res *finding.Result) *sarif.Report {
 			WithRuleIndex(index[id]).
 			WithLevel(Level(f)).
 			WithMessage(sarif.NewTextMessage(msg)).
-			AddPartialFingerprint(sarifFingerprintKey, fps[i])
+			WithPartialFingerprints(map[string]string{sarifFingerprintKey: fps[i]})
 		r.AddLocation(s.location(f.Location, f.Resource))
 		props := sarif.NewPropertyBag().
 			Add("severity", f.Severity.String()).
@@ -187,7 +240,10 @@ func sarifRule(r finding.Rule) *sarif.ReportingDescriptor {
 		WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(severityLevel(r.Severity)))
 
 	text := full
-	md := "**" + title + "**\n\n" + full
+	md := "**" + title + "**"
+	if r.Description != "" {
+		md += "\n\n" + r.Description
+	}
 	if r.Remediation != "" {
 		text += "\n\nRemediation: " + r.Remediation
 		md += "\n\n**Remediation:** " + r.Remediation

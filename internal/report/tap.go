@@ -47,7 +47,7 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 	for _, g := range groupByFile(res) {
 		for _, f := range g.findings {
 			p := tapPoint{ok: f.Kind != finding.KindError && !t.o.fails(f)}
-			p.desc = fmt.Sprintf("%s [%s] %s", orDash(f.Location.String()), ruleLabel(f), oneLine(f.Message))
+			p.desc = fmt.Sprintf("%s [%s] %s", orDash(locString(f.Location)), ruleLabel(f), oneLine(f.Message))
 			if ref := resourceRef(f.Resource); ref != "" {
 				p.desc += " (" + ref + ")"
 			}
@@ -70,7 +70,7 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 		for _, e := range g.errors {
 			doc := e.Location.Document
 			points = append(points, tapPoint{
-				desc: "error: " + orDash(e.Location.String()) + " " + oneLine(e.Message),
+				desc: "error: " + orDash(locString(e.Location)) + " " + oneLine(e.Message),
 				diag: &tapDiag{Message: oneLineKeep(e.Message), Level: LevelError, File: e.Location.File,
 					Document: &doc, Line: e.Location.Line, Column: e.Location.Column},
 			})
@@ -110,7 +110,7 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 	}
 	for _, g := range groupByFile(res) {
 		for _, n := range g.notes {
-			ew.write("# note: " + orDash(n.Location.String()) + ": " + oneLine(n.Message) + "\n")
+			ew.write("# note: " + orDash(locString(n.Location)) + ": " + oneLine(n.Message) + "\n")
 		}
 	}
 	for i := range res.Expired {

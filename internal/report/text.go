@@ -63,7 +63,7 @@ func (t *textReporter) Report(w io.Writer, res *finding.Result) error {
 				continue
 			}
 			label, colour := textLabel(f)
-			loc := f.Location.String()
+			loc := locString(f.Location)
 			if loc == "" {
 				loc = "-"
 			}
@@ -86,11 +86,11 @@ func (t *textReporter) Report(w io.Writer, res *finding.Result) error {
 			}
 		}
 		for _, e := range g.errors {
-			lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiRed, fmt.Sprintf("%-7s", "ERROR")), "", orDash(e.Location.String()), oneLine(e.Message)))
+			lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiRed, fmt.Sprintf("%-7s", "ERROR")), "", orDash(locString(e.Location)), oneLine(e.Message)))
 		}
 		if !t.o.quiet {
 			for _, n := range g.notes {
-				lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiCyan, fmt.Sprintf("%-7s", "NOTE")), "", orDash(n.Location.String()), oneLine(n.Message)))
+				lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiCyan, fmt.Sprintf("%-7s", "NOTE")), "", orDash(locString(n.Location)), oneLine(n.Message)))
 			}
 		}
 		if len(lines) == 0 {
