@@ -30,9 +30,12 @@ type converter struct {
 	// refused, while a billion-laughs document stops after budget nodes.
 	budget    int
 	maxBudget int
-	// active holds the aliases being expanded, to report an anchor that
-	// contains itself rather than recursing until the depth limit.
+	// active holds the targets of the aliases being expanded, to report an
+	// anchor that contains itself rather than recursing until the depth
+	// limit; uses holds the alias nodes themselves, so that a budget error
+	// points at the outermost alias, where the user can see it.
 	active []*yaml.Node
+	uses   []*yaml.Node
 }
 
 func newConverter(maxDepth, aliasBudget int) *converter {
@@ -43,13 +46,22 @@ func newConverter(maxDepth, aliasBudget int) *converter {
 func (c *converter) reset() {
 	c.budget = c.maxBudget
 	c.active = c.active[:0]
+	c.uses = c.uses[:0]
+}
+
+// overBudget is the alias bomb error, placed at the outermost alias.
+func (c *converter) overBudget(n *yaml.Node) *nodeError {
+	if len(c.uses) > 0 {
+		n = c.uses[0]
+	}
+	return errAt(n, "aliases expand to more than %d nodes (a YAML alias bomb?)", c.maxBudget)
 }
 
 func (c *converter) value(n *yaml.Node, depth int) (ast.Value, error) {
 	if len(c.active) > 0 {
 		c.budget--
 		if c.budget < 0 {
-			return nil, errAt(n, "aliases expand to more than %d nodes (a YAML alias bomb?)", c.maxBudget)
+			return nil, c.overBudget(n)
 		}
 	}
 	switch n.Kind {
@@ -103,8 +115,10 @@ func (c *converter) alias(n *yaml.Node, depth int, f func(*yaml.Node, int) (ast.
 		}
 	}
 	c.active = append(c.active, n.Alias)
+	c.uses = append(c.uses, n)
 	v, err := f(n.Alias, depth)
 	c.active = c.active[:len(c.active)-1]
+	c.uses = c.uses[:len(c.uses)-1]
 	return v, err
 }
 
@@ -252,7 +266,7 @@ func (c *converter) key(n *yaml.Node) (string, error) {
 			if len(c.active) > 0 {
 				c.budget--
 				if c.budget < 0 {
-					return "", errAt(n, "aliases expand to more than %d nodes (a YAML alias bomb?)", c.maxBudget)
+					return "", c.overBudget(n)
 				}
 			}
 			return c.key(n.Alias)

@@ -2,7 +2,10 @@ package manifest
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"unicode/utf8"
 )
 
@@ -105,4 +108,38 @@ func lineOffset(data []byte, n int) int {
 		off += i + 1
 	}
 	return off
+}
+
+// jsonSyntaxError checks data as a stream of JSON values and places the
+// first syntax error.
+func jsonSyntaxError(data []byte) *badInput {
+	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))))
+	for {
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			off := int(dec.InputOffset())
+			var se *json.SyntaxError
+			switch {
+			case errors.As(err, &se):
+				off = int(se.Offset) - 1
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				off = len(data)
+			}
+			if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
+				off += 3
+			}
+			off = max(0, min(off, len(data)))
+			line := 1 + bytes.Count(data[:off], []byte("\n"))
+			lineStart := bytes.LastIndexByte(data[:off], '\n') + 1
+			b := bad(data, off, line, lineStart, err.Error())
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				b.msg = "unexpected end of input"
+			}
+			return b
+		}
+	}
 }

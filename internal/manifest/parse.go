@@ -40,6 +40,18 @@ func (l *Loader) Parse(path string, data []byte) (f *File) {
 		return f
 	}
 	p := parser{loader: l, file: f, format: formatOf(path, data)}
+	if strings.HasSuffix(strings.ToLower(path), ".json") {
+		// A .json file is held to JSON, as kubectl does when it sees JSON:
+		// YAML would accept `"kind": }` as a null. Other input that merely
+		// starts with '{' may be a YAML flow mapping and is read as YAML.
+		if b := jsonSyntaxError(data); b != nil {
+			f.Errors = append(f.Errors, finding.Error{
+				Location: finding.Location{File: path, Line: b.line, Column: b.column},
+				Message:  "invalid JSON: " + b.msg,
+			})
+			return f
+		}
+	}
 	if b := scanInput(data); b != nil {
 		docs := p.decode(data[:lastDocumentStart(data, b.offset)])
 		f.Errors = append(f.Errors, finding.Error{
@@ -63,11 +75,17 @@ type parser struct {
 // formatOf says whether input is JSON, for messages and for accepting a
 // top-level array of objects.
 func formatOf(path string, data []byte) string {
-	data = bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
-	if strings.HasSuffix(strings.ToLower(path), ".json") || (len(data) > 0 && (data[0] == '{' || data[0] == '[')) {
+	if strings.HasSuffix(strings.ToLower(path), ".json") || looksLikeJSON(data) {
 		return "JSON"
 	}
 	return "YAML"
+}
+
+// looksLikeJSON is kubectl's sniff: the first non-space byte opens an object
+// (or here also an array).
+func looksLikeJSON(data []byte) bool {
+	data = bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
+	return len(data) > 0 && (data[0] == '{' || data[0] == '[')
 }
 
 // decode parses every document of data and returns how many it saw. After a
@@ -85,6 +103,9 @@ func (p *parser) decode(data []byte) int {
 		}
 		if err != nil {
 			line, msg := splitYAMLError(err)
+			// An error at the end of input is reported on the line after
+			// the last one; the user's problem is on the last one.
+			line = min(line, lineCount(data))
 			loc := finding.Location{File: p.file.Path, Document: doc}
 			if line > 0 {
 				loc.Line = line + lineBase
@@ -117,15 +138,36 @@ func (p *parser) decode(data []byte) int {
 
 var yamlErrorLine = regexp.MustCompile(`^line (\d+): `)
 
+// parserProblems are the messages of yaml.v3's parser (as opposed to its
+// scanner). yaml.v3 reports their line 0-based, and leaves it out on the
+// first line; splitYAMLError corrects both.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
 // splitYAMLError takes yaml.v3's "yaml: line 3: did not find expected key"
-// apart.
+// apart into a 1-based line and a message.
 func splitYAMLError(err error) (int, string) {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
 	if m := yamlErrorLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return line, msg[len(m[0]):]
+		line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
 	}
-	return 0, msg
+	if parserProblems[msg] {
+		line++
+	}
+	return line, msg
 }
 
 // shiftLines moves a tree decoded from the middle of a file to its real
@@ -239,4 +281,14 @@ func startOf(n *yaml.Node) (int, int) {
 		return n.Content[0].Line, n.Content[0].Column
 	}
 	return n.Line, n.Column
+}
+
+// lineCount is the number of lines in data, counting an unterminated last
+// line.
+func lineCount(data []byte) int {
+	n := bytes.Count(data, []byte("\n"))
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		n++
+	}
+	return n
 }
