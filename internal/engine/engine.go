@@ -1,0 +1,297 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown/print"
+
+	"github.com/continuums/attest/internal/attestation"
+	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/manifest"
+	"github.com/continuums/attest/internal/policy"
+)
+
+// DefaultTimeout bounds one resource's evaluation against every policy.
+const DefaultTimeout = 5 * time.Second
+
+// Engine holds compiled policies and prepared queries. It is safe for
+// concurrent use: Evaluate may be called from many goroutines.
+type Engine struct {
+	c        *compiled
+	all      rego.PreparedEvalQuery
+	perPol   []lazyQuery
+	timeout  time.Duration
+	verifier attestation.Verifier
+	context  *ast.Term
+	debug    io.Writer
+	debugMu  sync.Mutex
+	review   bool // a Gatekeeper-style policy is enabled: build input.review
+	engine   string
+}
+
+type lazyQuery struct {
+	once sync.Once
+	pq   rego.PreparedEvalQuery
+	err  error
+}
+
+type options struct {
+	timeout  time.Duration
+	verifier attestation.Verifier
+	context  map[string]any
+	debug    io.Writer
+	engine   string
+}
+
+// Option configures New.
+type Option func(*options)
+
+// WithTimeout bounds each evaluation; a policy that runs longer yields an
+// error finding for that resource and policy.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithVerifier plugs in the attestation store behind the library's
+// attest.attestation_verified and attest.receipt_verified built-ins.
+func WithVerifier(v attestation.Verifier) Option { return func(o *options) { o.verifier = v } }
+
+// WithContext sets the static part of input.context (require_attestation,
+// production_namespaces, compliance, mode).
+func WithContext(c map[string]any) Option { return func(o *options) { o.context = c } }
+
+// WithDebug writes which rules fired, on which resource, with what result,
+// and the output of Rego print() calls.
+func WithDebug(w io.Writer) Option { return func(o *options) { o.debug = w } }
+
+// WithEngineName sets the engine label findings carry ("opa" by default).
+func WithEngineName(name string) Option { return func(o *options) { o.engine = name } }
+
+// New compiles the enabled policies of set once and prepares the query.
+// Compile errors are returned as finding errors with file and line; the
+// engine still works with the policies that did compile.
+func New(ctx context.Context, set *policy.Set, opts ...Option) (*Engine, []finding.Error, error) {
+	o := options{timeout: DefaultTimeout, verifier: attestation.NoStore{}, engine: "opa"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c, err := compile(set, capabilities(nil), o.debug != nil)
+	if err != nil {
+		return nil, c.errs, err
+	}
+	ctxVal, err := ast.InterfaceToValue(withDefaults(o.context))
+	if err != nil {
+		return nil, c.errs, fmt.Errorf("engine context: %w", err)
+	}
+	e := &Engine{
+		c:        c,
+		timeout:  o.timeout,
+		verifier: o.verifier,
+		context:  ast.NewTerm(ctxVal),
+		debug:    o.debug,
+		perPol:   make([]lazyQuery, len(c.policies)),
+		engine:   o.engine,
+	}
+	for _, p := range c.policies {
+		if p.Style == policy.StyleGatekeeper {
+			e.review = true
+		}
+	}
+	pq, err := e.prepare(ctx, e.query(nil))
+	if err != nil {
+		return nil, c.errs, fmt.Errorf("prepare query: %w", err)
+	}
+	e.all = pq
+	return e, c.errs, nil
+}
+
+func withDefaults(c map[string]any) map[string]any {
+	out := map[string]any{
+		"mode":                  "cli",
+		"operation":             "",
+		"require_attestation":   false,
+		"production_namespaces": []any{"production", "prod"},
+		"compliance":            map[string]any{},
+	}
+	for k, v := range c {
+		out[k] = v
+	}
+	return out
+}
+
+func (e *Engine) prepare(ctx context.Context, q ast.Body) (rego.PreparedEvalQuery, error) {
+	opts := []func(*rego.Rego){
+		rego.Compiler(e.c.compiler),
+		rego.ParsedQuery(q),
+		rego.StrictBuiltinErrors(false),
+	}
+	opts = append(opts, attestation.RegoOptions(e.verifier)...)
+	if e.debug != nil {
+		opts = append(opts, rego.EnablePrintStatements(true), rego.PrintHook(printHook{e}))
+	}
+	return rego.New(opts...).PrepareForEval(ctx)
+}
+
+// query builds one expression per policy (only the policies in only, when
+// given): __pN = data.<pkg>.__attest_findings, with the policy's own input.
+func (e *Engine) query(only []int) ast.Body {
+	var body ast.Body
+	for i, p := range e.c.policies {
+		if only != nil && !containsInt(only, i) {
+			continue
+		}
+		expr := ast.Equality.Expr(ast.VarTerm(string(policyVar(i))), ast.RefTerm(resultRef(p, collectRule)...))
+		expr.With = inputFor(p)
+		body = append(body, expr)
+		if p.HasException && p.Style == policy.StyleConftest {
+			x := ast.Equality.Expr(ast.VarTerm(string(exceptionVar(i))), ast.RefTerm(resultRef(p, "exception")...))
+			x.With = inputFor(p)
+			body = append(body, x)
+		}
+	}
+	if len(body) == 0 {
+		body = append(body, ast.NewExpr(ast.BooleanTerm(true)))
+	}
+	return body
+}
+
+// inputFor gives each policy the input it expects: conftest packages the
+// manifest itself; the others their own parameters.
+func inputFor(p *policy.Policy) []*ast.With {
+	if p.Style == policy.StyleConftest {
+		return []*ast.With{{Target: ast.NewTerm(ast.InputRootRef), Value: ast.RefTerm(ast.InputRootDocument, ast.StringTerm("resource"))}}
+	}
+	if len(p.Parameters) == 0 {
+		return nil
+	}
+	v, err := ast.InterfaceToValue(p.Parameters)
+	if err != nil {
+		return nil
+	}
+	return []*ast.With{{Target: ast.RefTerm(ast.InputRootDocument, ast.StringTerm("parameters")), Value: ast.NewTerm(v)}}
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Rules returns the metadata of every rule that is evaluated.
+func (e *Engine) Rules() []finding.Rule {
+	out := make([]finding.Rule, 0, len(e.c.rules))
+	for i, r := range e.c.rules {
+		rule := r.Rule
+		rule.Severity = e.c.policies[e.c.ruleOf[i]].SeverityOf(r, finding.SeverityUnknown)
+		out = append(out, rule)
+	}
+	return out
+}
+
+// Policies returns the enabled, compiled policies.
+func (e *Engine) Policies() []*policy.Policy { return e.c.policies }
+
+// Call is the per-evaluation part of input.context.
+type Call struct {
+	Operation string // CREATE, UPDATE, DELETE; empty in the CLI
+	OldObject ast.Value
+	UserInfo  map[string]any
+}
+
+// Evaluate runs every enabled policy on one resource. It never fails as a
+// whole: a policy that errors or times out gives an error finding for that
+// resource and policy, and the other policies' findings are still returned.
+func (e *Engine) Evaluate(ctx context.Context, r *manifest.Resource, call Call) []finding.Finding {
+	input := e.input(r, call)
+	ectx, cancel := context.WithTimeout(ctx, e.timeout)
+	rs, err := e.all.Eval(ectx, rego.EvalParsedInput(input))
+	cancel()
+	if err == nil {
+		return e.findings(r, rs, allPolicies(len(e.c.policies)))
+	}
+	if ctx.Err() != nil {
+		return []finding.Finding{e.errorFinding(r, nil, ctx.Err())}
+	}
+	// Something failed: evaluate policy by policy to find which, so the
+	// others still report.
+	var out []finding.Finding
+	for i, p := range e.c.policies {
+		pq, perr := e.policyQuery(ctx, i)
+		if perr != nil {
+			out = append(out, e.errorFinding(r, p, perr))
+			continue
+		}
+		ectx, cancel := context.WithTimeout(ctx, e.timeout)
+		rs, err := pq.Eval(ectx, rego.EvalParsedInput(input))
+		cancel()
+		if err != nil {
+			if errors.Is(ectx.Err(), context.DeadlineExceeded) {
+				err = fmt.Errorf("evaluation timed out after %s", e.timeout)
+			}
+			out = append(out, e.errorFinding(r, p, err))
+			continue
+		}
+		out = append(out, e.findings(r, rs, []int{i})...)
+	}
+	return out
+}
+
+func allPolicies(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+func (e *Engine) policyQuery(ctx context.Context, i int) (rego.PreparedEvalQuery, error) {
+	lq := &e.perPol[i]
+	lq.once.Do(func() { lq.pq, lq.err = e.prepare(ctx, e.query([]int{i})) })
+	return lq.pq, lq.err
+}
+
+func (e *Engine) errorFinding(r *manifest.Resource, p *policy.Policy, err error) finding.Finding {
+	f := finding.Finding{
+		Engine:      e.engine,
+		Kind:        finding.KindError,
+		Severity:    finding.SeverityHigh,
+		Enforcement: finding.EnforcementStrict,
+		Message:     "policy evaluation failed: " + err.Error(),
+		Resource:    r.Ref(),
+		Location:    r.Location,
+	}
+	if p != nil {
+		f.Policy = p.Name
+		f.Rule = p.Name + "/evaluation-error"
+		f.Enforcement = p.Enforcement
+	}
+	return f
+}
+
+type printHook struct{ e *Engine }
+
+func (h printHook) Print(pctx print.Context, msg string) error {
+	loc := "?"
+	if pctx.Location != nil {
+		loc = fmt.Sprintf("%s:%d", pctx.Location.File, pctx.Location.Row)
+	}
+	h.e.debugf("print %s: %s", loc, msg)
+	return nil
+}
+
+func (e *Engine) debugf(format string, args ...any) {
+	if e.debug == nil {
+		return
+	}
+	e.debugMu.Lock()
+	defer e.debugMu.Unlock()
+	fmt.Fprintf(e.debug, format+"\n", args...)
+}

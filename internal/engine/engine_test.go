@@ -1,0 +1,341 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/manifest"
+	"github.com/continuums/attest/internal/policy"
+)
+
+// specSecurity is the spec's section 3 security policy, verbatim, plus the
+// helper it calls.
+const specSecurity = `package attest.security
+# Deny privileged containers
+violation[{"violated": true, "message": msg, "severity": "critical"}] {
+input.resource.kind in ["Pod", "Deployment"]
+container := get_containers[_]
+container.securityContext.privileged == true
+msg := sprintf("Privileged containers are not allowed: %v", [container.name])
+}
+`
+
+const helpers = `package attest.security
+import rego.v1
+get_containers contains c if {
+	some c in input.resource.spec.containers
+}
+get_containers contains c if {
+	some c in input.resource.spec.template.spec.containers
+}
+`
+
+const privilegedDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: 1
+  template:
+    spec:
+      containers:
+        - name: sidecar
+          image: busybox:1.36
+        - name: app
+          image: registry.company.com/web:1.2
+          securityContext:
+            privileged: true
+`
+
+func load(t *testing.T, files map[string]string, extra ...func(*policy.Set)) *policy.Set {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	for name, src := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(src)}
+	}
+	set, errs := policy.Load(context.Background(), policy.WithBuiltin(fsys))
+	if len(errs) > 0 {
+		t.Fatalf("load: %v", errs)
+	}
+	for _, fn := range extra {
+		fn(set)
+	}
+	return set
+}
+
+func resource(t *testing.T, src string) *manifest.Resource {
+	t.Helper()
+	f := manifest.NewLoader().Parse("deploy.yaml", []byte(src))
+	if len(f.Errors) > 0 || len(f.Resources) != 1 {
+		t.Fatalf("parse: %v, %d resources", f.Errors, len(f.Resources))
+	}
+	return f.Resources[0]
+}
+
+func newEngine(t *testing.T, set *policy.Set, opts ...Option) *Engine {
+	t.Helper()
+	e, errs, err := New(context.Background(), set, opts...)
+	if err != nil || len(errs) > 0 {
+		t.Fatalf("New: %v %v", err, errs)
+	}
+	return e
+}
+
+func TestSpecRuleVerbatim(t *testing.T) {
+	set := load(t, map[string]string{"security.rego": specSecurity, "helpers.rego": helpers})
+	e := newEngine(t, set)
+	fs := e.Evaluate(context.Background(), resource(t, privilegedDeployment), Call{})
+	if len(fs) != 1 {
+		t.Fatalf("want 1 finding, got %d: %+v", len(fs), fs)
+	}
+	f := fs[0]
+	if f.Policy != "attest-security" || f.Rule != "attest-security/deny-privileged-containers" {
+		t.Errorf("policy/rule = %s %s", f.Policy, f.Rule)
+	}
+	if f.Severity != finding.SeverityCritical || f.Kind != finding.KindViolation || f.Engine != "opa" {
+		t.Errorf("severity/kind/engine = %s %s %s", f.Severity, f.Kind, f.Engine)
+	}
+	if f.Message != "Privileged containers are not allowed: app" {
+		t.Errorf("message = %q", f.Message)
+	}
+	// The message names container "app": the finding points at it, not at
+	// the object's first line.
+	if f.Location.Line != 13 || f.Location.Field != "spec.template.spec.containers[1]" {
+		t.Errorf("location = %+v", f.Location)
+	}
+	if f.Resource.String() != "Deployment/shop/web" {
+		t.Errorf("resource = %s", f.Resource)
+	}
+}
+
+func TestFieldLocationFromDetails(t *testing.T) {
+	src := `package fields
+import rego.v1
+violation contains {"message": "replicas too low", "details": {"field": "spec.replicas"}} if input.resource.spec.replicas < 2
+violation contains {"message": "pointer", "details": {"pointer": "/spec/template/spec/containers/0/image"}} if true
+`
+	e := newEngine(t, load(t, map[string]string{"f.rego": src}))
+	fs := e.Evaluate(context.Background(), resource(t, privilegedDeployment), Call{})
+	got := map[string]finding.Location{}
+	for _, f := range fs {
+		got[f.Message] = f.Location
+	}
+	if l := got["replicas too low"]; l.Line != 7 || l.Column != 3 || l.Field != "spec.replicas" {
+		t.Errorf("replicas location = %+v", l)
+	}
+	if l := got["pointer"]; l.Line != 12 || l.Field != "spec.template.spec.containers[0].image" {
+		t.Errorf("pointer location = %+v", l)
+	}
+}
+
+func TestConftestStyle(t *testing.T) {
+	src := `package main
+import rego.v1
+deny contains msg if {
+	input.kind == "Deployment"
+	msg := sprintf("%s has %d replica", [input.metadata.name, input.spec.replicas])
+}
+deny_privileged contains {"msg": "privileged container", "details": {"container": "app"}} if {
+	some c in input.spec.template.spec.containers
+	c.securityContext.privileged
+}
+warn contains "a warning" if input.kind == "Deployment"
+exception contains rules if {
+	input.metadata.name == "web"
+	rules := ["privileged"]
+}
+`
+	set := load(t, map[string]string{"main.rego": src})
+	if set.Policies[0].Style != policy.StyleConftest {
+		t.Fatalf("style = %s", set.Policies[0].Style)
+	}
+	e := newEngine(t, set)
+	fs := e.Evaluate(context.Background(), resource(t, privilegedDeployment), Call{})
+	byMsg := map[string]finding.Finding{}
+	for _, f := range fs {
+		byMsg[f.Message] = f
+	}
+	if len(fs) != 3 {
+		t.Fatalf("want 3 findings, got %+v", fs)
+	}
+	if f := byMsg["web has 1 replica"]; f.Kind != finding.KindViolation || f.Exempted() {
+		t.Errorf("deny: %+v", f)
+	}
+	if f := byMsg["privileged container"]; !f.Exempted() || f.Location.Line != 13 {
+		t.Errorf("exception not applied or container not located: %+v", f)
+	}
+	if f := byMsg["a warning"]; f.Kind != finding.KindWarning {
+		t.Errorf("warn: %+v", f)
+	}
+}
+
+func TestGatekeeperShapeAndParameters(t *testing.T) {
+	src := `package k8srequiredlabels
+violation[{"msg": msg, "details": {"missing_labels": missing}}] {
+  provided := {label | input.review.object.metadata.labels[label]}
+  required := {label | label := input.parameters.labels[_]}
+  missing := required - provided
+  count(missing) > 0
+  msg := sprintf("you must provide labels: %v", [missing])
+}
+`
+	set := load(t, map[string]string{"gk.rego": src})
+	set.Configure("k8srequiredlabels", policy.Settings{Parameters: map[string]any{"labels": []any{"owner"}}})
+	e := newEngine(t, set)
+	fs := e.Evaluate(context.Background(), resource(t, privilegedDeployment), Call{})
+	if len(fs) != 1 || !strings.Contains(fs[0].Message, "owner") {
+		t.Fatalf("findings = %+v", fs)
+	}
+	if fs[0].Details["missing_labels"] == nil {
+		t.Errorf("details lost: %+v", fs[0].Details)
+	}
+}
+
+func TestParametersPerPolicy(t *testing.T) {
+	a := `package a
+import rego.v1
+violation contains {"message": sprintf("a max=%v", [input.parameters.max])} if input.parameters.max
+`
+	b := `package b
+import rego.v1
+violation contains {"message": sprintf("b params=%v", [count(input.parameters)])} if true
+`
+	set := load(t, map[string]string{"a.rego": a, "b.rego": b})
+	set.Configure("a", policy.Settings{Parameters: map[string]any{"max": 3}})
+	e := newEngine(t, set)
+	fs := e.Evaluate(context.Background(), resource(t, privilegedDeployment), Call{})
+	msgs := []string{}
+	for _, f := range fs {
+		msgs = append(msgs, f.Message)
+	}
+	want := "a max=3|b params=0"
+	if got := strings.Join(sortStrings(msgs), "|"); got != want {
+		t.Fatalf("messages = %s, want %s", got, want)
+	}
+}
+
+func TestErroringPolicyIsIsolated(t *testing.T) {
+	bad := `package bad
+import rego.v1
+x := 1 if input.resource.kind == "Deployment"
+x := 2 if input.resource.metadata.name == "web"
+violation contains "never" if x == 3
+`
+	good := `package good
+import rego.v1
+violation contains "good fired" if input.resource.kind == "Deployment"
+`
+	e := newEngine(t, load(t, map[string]string{"bad.rego": bad, "good.rego": good}))
+	fs := e.Evaluate(context.Background(), resource(t, privilegedDeployment), Call{})
+	var sawErr, sawGood bool
+	for _, f := range fs {
+		if f.Kind == finding.KindError && f.Policy == "bad" {
+			sawErr = true
+		}
+		if f.Message == "good fired" {
+			sawGood = true
+		}
+	}
+	if !sawErr || !sawGood {
+		t.Fatalf("want an error finding for bad and good's finding, got %+v", fs)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	slow := `package slow
+import rego.v1
+violation contains "impossible" if {
+	some i in numbers.range(1, 100000)
+	some j in numbers.range(1, 100000)
+	i * j == -1
+}
+`
+	good := `package good
+import rego.v1
+violation contains "good fired" if input.resource.kind == "Deployment"
+`
+	e := newEngine(t, load(t, map[string]string{"slow.rego": slow, "good.rego": good}), WithTimeout(50*time.Millisecond))
+	fs := e.Evaluate(context.Background(), resource(t, privilegedDeployment), Call{})
+	var timedOut, sawGood bool
+	for _, f := range fs {
+		if f.Kind == finding.KindError && f.Policy == "slow" && strings.Contains(f.Message, "timed out") {
+			timedOut = true
+		}
+		if f.Message == "good fired" {
+			sawGood = true
+		}
+	}
+	if !timedOut || !sawGood {
+		t.Fatalf("want a timeout error for slow and good's finding, got %+v", fs)
+	}
+}
+
+func TestRuleIDs(t *testing.T) {
+	src := `package ids
+# METADATA
+# title: From metadata
+# custom:
+#   id: explicit-id
+#   severity: low
+violation[{"message": "a"}] { true }
+
+# METADATA
+# title: Title Only Here
+violation[{"message": "b"}] { true }
+
+violation[{"message": "c"}] { true }
+violation[{"message": "d"}] { true }
+`
+	set := load(t, map[string]string{"ids.rego": src})
+	var ids []string
+	for _, r := range set.Policies[0].Rules {
+		ids = append(ids, r.ID)
+	}
+	want := "ids/explicit-id|ids/title-only-here|ids/violation-1|ids/violation-2"
+	if got := strings.Join(ids, "|"); got != want {
+		t.Fatalf("ids = %s, want %s", got, want)
+	}
+	e := newEngine(t, set)
+	for _, f := range e.Evaluate(context.Background(), resource(t, privilegedDeployment), Call{}) {
+		if f.Message == "a" && f.Severity != finding.SeverityLow {
+			t.Errorf("metadata severity not used: %s", f.Severity)
+		}
+		if f.Message == "c" && f.Severity != finding.DefaultSeverity {
+			t.Errorf("default severity not used: %s", f.Severity)
+		}
+	}
+}
+
+func TestCompileErrorDropsOnlyThatPolicy(t *testing.T) {
+	broken := `package broken
+import rego.v1
+violation contains "x" if undefined_function(input)
+`
+	good := `package good
+import rego.v1
+violation contains "good fired" if input.resource.kind == "Deployment"
+`
+	set := load(t, map[string]string{"broken.rego": broken, "good.rego": good})
+	e, errs, err := New(context.Background(), set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) == 0 || errs[0].Location.File != "library/broken.rego" || errs[0].Location.Line != 3 {
+		t.Fatalf("compile errors = %+v", errs)
+	}
+	fs := e.Evaluate(context.Background(), resource(t, privilegedDeployment), Call{})
+	if len(fs) != 1 || fs[0].Message != "good fired" {
+		t.Fatalf("findings = %+v", fs)
+	}
+}
+
+func sortStrings(s []string) []string {
+	slices.Sort(s)
+	return s
+}

@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/continuums/attest/internal/manifest"
+)
+
+// input builds one object that serves every policy style at once:
+// attest policies read resource/parameters/context, Gatekeeper-style ones
+// read review/parameters, and conftest packages get input.resource moved
+// to the top by a `with` in the query.
+func (e *Engine) input(r *manifest.Resource, call Call) ast.Value {
+	ctx := e.context
+	if call.Operation != "" {
+		obj := e.context.Value.(ast.Object).Copy()
+		obj.Insert(ast.StringTerm("operation"), ast.StringTerm(call.Operation))
+		ctx = ast.NewTerm(obj)
+	}
+	obj := ast.NewTerm(r.Value)
+	items := [][2]*ast.Term{
+		ast.Item(ast.StringTerm("resource"), obj),
+		ast.Item(ast.StringTerm("parameters"), ast.ObjectTerm()),
+		ast.Item(ast.StringTerm("context"), ctx),
+	}
+	if e.review {
+		items = append(items, ast.Item(ast.StringTerm("review"), ast.NewTerm(review(r, call, obj))))
+	}
+	return ast.NewObject(items...)
+}
+
+// review is Gatekeeper's input.review for an object under admission (or,
+// in the CLI, as if it were being created).
+func review(r *manifest.Resource, call Call, obj *ast.Term) ast.Object {
+	group, version := splitAPIVersion(r.APIVersion)
+	op := call.Operation
+	if op == "" {
+		op = "CREATE"
+	}
+	old := ast.NullTerm()
+	if call.OldObject != nil {
+		old = ast.NewTerm(call.OldObject)
+	}
+	user := ast.ObjectTerm()
+	if call.UserInfo != nil {
+		if v, err := ast.InterfaceToValue(call.UserInfo); err == nil {
+			user = ast.NewTerm(v)
+		}
+	}
+	return ast.NewObject(
+		ast.Item(ast.StringTerm("object"), obj),
+		ast.Item(ast.StringTerm("oldObject"), old),
+		ast.Item(ast.StringTerm("kind"), ast.ObjectTerm(
+			ast.Item(ast.StringTerm("group"), ast.StringTerm(group)),
+			ast.Item(ast.StringTerm("version"), ast.StringTerm(version)),
+			ast.Item(ast.StringTerm("kind"), ast.StringTerm(r.Kind)),
+		)),
+		ast.Item(ast.StringTerm("name"), ast.StringTerm(r.Name)),
+		ast.Item(ast.StringTerm("namespace"), ast.StringTerm(r.Namespace)),
+		ast.Item(ast.StringTerm("operation"), ast.StringTerm(op)),
+		ast.Item(ast.StringTerm("userInfo"), user),
+	)
+}
+
+func splitAPIVersion(av string) (group, version string) {
+	if i := strings.LastIndexByte(av, '/'); i >= 0 {
+		return av[:i], av[i+1:]
+	}
+	return "", av
+}
