@@ -363,6 +363,11 @@ func TestSARIF(t *testing.T) {
 	if suppressed != 2 {
 		t.Errorf("%d suppressed results", suppressed)
 	}
+	// An empty run is valid SARIF too, and successful.
+	empty := parseSARIF(t, render(t, &finding.Result{Files: []string{"a.yaml"}, Summary: finding.Summary{Passed: true}}, FormatSARIF))
+	if r := empty.Runs[0]; len(r.Results) != 0 || !*r.Invocations[0].ExecutionSuccessful {
+		t.Errorf("empty run: %d results", len(r.Results))
+	}
 	inv := run.Invocations[0]
 	if *inv.ExecutionSuccessful || len(inv.ToolExecutionNotifications) != 3 {
 		t.Errorf("invocation: successful=%v, %d notifications", *inv.ExecutionSuccessful, len(inv.ToolExecutionNotifications))
