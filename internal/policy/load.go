@@ -66,7 +66,15 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 	}
 	var mods []*Module
 	var errs []finding.Error
+	seen := map[string]bool{}
 	add := func(path string, src []byte, builtin bool) {
+		// The same file reached twice (policies/ and --policy policies/)
+		// is one module.
+		key := filepath.Clean(path)
+		if seen[key] {
+			return
+		}
+		seen[key] = true
 		m, err := ParseModule(path, src)
 		if err != nil {
 			errs = append(errs, regoErrors(path, err)...)

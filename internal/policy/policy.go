@@ -148,7 +148,7 @@ func build(mods []*Module) ([]*Policy, []finding.Error) {
 	for _, pkg := range order {
 		p := byPkg[pkg]
 		errs = append(errs, p.readMetadata()...)
-		p.readRules()
+		errs = append(errs, p.readRules()...)
 		if len(p.Rules) == 0 {
 			// A package of helpers only: compiled, never queried.
 			continue
@@ -237,7 +237,8 @@ func annotationError(m *Module, a *ast.Annotations, err error) finding.Error {
 // and gives each a stable id: METADATA custom.id, else its title, else the
 // comment right above it, else the rule name (numbered when it has several
 // bodies).
-func (p *Policy) readRules() {
+func (p *Policy) readRules() []finding.Error {
+	var errs []finding.Error
 	type body struct {
 		rule *ast.Rule
 		mod  *Module
@@ -281,6 +282,8 @@ func (p *Policy) readRules() {
 			if v, ok := a.Custom["severity"].(string); ok {
 				if sev, err := finding.ParseSeverity(v); err == nil {
 					rs.Severity, rs.Explicit = sev, true
+				} else {
+					errs = append(errs, annotationError(b.mod, a, err))
 				}
 			}
 			rs.Kinds = append(rs.Kinds, stringList(a.Custom["kinds"])...)
@@ -318,6 +321,7 @@ func (p *Policy) readRules() {
 		}
 		p.Rules = append(p.Rules, rs)
 	}
+	return errs
 }
 
 func ruleName(r *ast.Rule) string {
