@@ -11,17 +11,8 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
-// Deliberate differences from sigs.k8s.io/yaml, which the differential test
-// leaves out:
-//   - duplicate keys (including 1 and "1", which become the same JSON key)
-//     are an error here; sigs.k8s.io/yaml keeps one of them at random.
-//   - the non-specific tag "!" (as in `! 12`): yaml.v2 makes the value a
-//     string, yaml.v3 does not tell it from an untagged scalar, so it is
-//     resolved as if untagged.
-//   - alias expansion is bounded by a node budget (WithMaxAliasExpansion)
-//     instead of yaml.v2's alias ratio, and nesting by WithMaxDepth.
-//   - where the two YAML parsers (yaml.v2 and yaml.v3) disagree on syntax,
-//     one of them refuses the input and nothing is compared.
+// The deliberate differences from sigs.k8s.io/yaml are listed in scalar.go;
+// the differential test leaves those inputs out.
 
 // sigsValue is what Kubernetes makes of the first document of data.
 func sigsValue(data []byte) (ast.Value, bool) {
