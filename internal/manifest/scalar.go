@@ -20,7 +20,7 @@ import (
 // below mirrors go.yaml.in/yaml/v2's resolve() case by case rather than
 // approximating it; FuzzConvertMatchesSigsYAML checks that it does.
 
-// Deliberate differences from sigs.k8s.io/yaml, on purpose:
+// Deliberate differences from sigs.k8s.io/yaml:
 //   - duplicate keys (including 1 and "1", which become the same JSON key)
 //     are an error here; sigs.k8s.io/yaml keeps one of them at random.
 //   - the non-specific tag "!" (as in `! 12`): yaml.v2 makes the value a
@@ -28,12 +28,11 @@ import (
 //     resolved as if untagged.
 //   - alias expansion is bounded by a node budget (WithMaxAliasExpansion)
 //     instead of yaml.v2's alias ratio, and nesting by WithMaxDepth.
-//   - where the two YAML parsers (yaml.v2 and yaml.v3) disagree on syntax,
-//     one of them refuses the input and nothing is compared.
-
-//   - NaN and infinities are an error, as sigs.k8s.io/yaml's json.Marshal
-//     makes them; .json files are checked as strict JSON first, as kubectl
-//     does with input it sniffs as JSON.
+//   - syntax that only one of yaml.v2 and yaml.v3 accepts is judged by
+//     yaml.v3 (the differential test compares inputs both accept).
+//   - NaN and infinities are errors here, as they are in sigs.k8s.io/yaml
+//     (its json.Marshal fails on them). .json files are checked as strict
+//     JSON first, as kubectl does with input it sniffs as JSON.
 
 // Short forms of the YAML 1.1 tags; yaml.v3 reports tags in this form.
 const (
