@@ -160,13 +160,19 @@ func (d *decoder) yamlError(err error) {
 // content, invalid UTF-8 and control characters. It reports the first one
 // with its line and column.
 func (d *decoder) precheck(data []byte) bool {
+	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
+		d.errorAt(1, 1, "the file is UTF-16; configuration files must be UTF-8")
+		return false
+	}
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		line, col := position(data, i)
+		d.errorAt(line, col, "binary data (a NUL byte): not a YAML configuration file")
+		return false
+	}
 	line, col := 1, 1
 	for i := 0; i < len(data); {
 		r, size := utf8.DecodeRune(data[i:])
 		switch {
-		case r == 0:
-			d.errorAt(line, col, "binary data (a NUL byte): not a YAML configuration file")
-			return false
 		case r == utf8.RuneError && size <= 1:
 			d.errorAt(line, col, "invalid UTF-8 (byte 0x%02x); configuration files must be UTF-8", data[i])
 			return false
@@ -182,6 +188,13 @@ func (d *decoder) precheck(data []byte) bool {
 		i += size
 	}
 	return true
+}
+
+// position is the 1-based line and column (in characters) of byte offset i.
+func position(data []byte, i int) (line, col int) {
+	line = 1 + bytes.Count(data[:i], []byte("\n"))
+	start := bytes.LastIndexByte(data[:i], '\n') + 1
+	return line, 1 + utf8.RuneCount(data[start:i])
 }
 
 // yamlPrintable is the character set of YAML 1.2 (what yaml.v3's reader

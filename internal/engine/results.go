@@ -22,6 +22,9 @@ func (e *Engine) findings(r *manifest.Resource, rs rego.ResultSet, pols []int) [
 	var out []finding.Finding
 	for _, pi := range pols {
 		p := e.c.policies[pi]
+		if p.NamespacedOnly && ClusterScoped(r.APIVersion, r.Kind) {
+			continue
+		}
 		vals, _ := b[string(policyVar(pi))].([]any)
 		if len(vals) == 0 {
 			continue

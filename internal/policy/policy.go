@@ -90,6 +90,8 @@ type Policy struct {
 	Severity finding.Severity
 	// MetaSeverity from the package's METADATA.
 	MetaSeverity finding.Severity
+	// NamespacedOnly: findings on cluster-scoped kinds are dropped.
+	NamespacedOnly bool
 }
 
 // ResultRuleName reports whether a rule name produces findings: violation,

@@ -1,6 +1,10 @@
 package policy
 
-import "github.com/continuums/attest/internal/finding"
+import (
+	"strings"
+
+	"github.com/continuums/attest/internal/finding"
+)
 
 // Settings is what configuration says about one named policy.
 type Settings struct {
@@ -9,6 +13,9 @@ type Settings struct {
 	Parameters  map[string]any
 	Severity    finding.Severity
 	Style       Style
+	// NamespacedOnly limits the policy to namespaced kinds (custom
+	// policies with level: Namespace).
+	NamespacedOnly bool
 }
 
 // Configure applies settings to the policy with that name (or package).
@@ -35,6 +42,9 @@ func (s *Set) Configure(name string, st Settings) bool {
 		}
 		if st.Style != "" {
 			p.Style = st.Style
+		}
+		if st.NamespacedOnly {
+			p.NamespacedOnly = true
 		}
 	}
 	return matched
@@ -79,4 +89,16 @@ func (p *Policy) SeverityOf(r *RuleSpec, fromResult finding.Severity) finding.Se
 		return p.MetaSeverity
 	}
 	return finding.DefaultSeverity
+}
+
+// Rename gives the policy a new name, and its rules ids under that name.
+func (p *Policy) Rename(name string) {
+	if name == "" || name == p.Name {
+		return
+	}
+	for _, r := range p.Rules {
+		r.ID = name + "/" + strings.TrimPrefix(r.ID, p.Name+"/")
+		r.Policy = name
+	}
+	p.Name = name
 }

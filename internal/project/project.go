@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/continuums/attest/internal/attestation"
@@ -202,7 +203,7 @@ func sources(cfg *config.Config, o Options) ([]policy.Option, []finding.Error, [
 	}
 	opts = append(opts, policy.WithPaths(o.PolicyPaths...))
 	for _, cp := range cfg.Policy.CustomPolicies {
-		opts = append(opts, policy.WithInline(cp.Name, cp.RegoCode))
+		opts = append(opts, policy.WithInline(inlineName(cp), cp.RegoCode))
 	}
 	return opts, errs, notes
 }
@@ -229,12 +230,19 @@ func (p *Project) configurePolicies() {
 		p.Notes = append(p.Notes, finding.Note{Message: "Rego policies are disabled by configuration (policy.opa_enabled: false)"})
 	}
 	for _, cp := range cfg.Policy.CustomPolicies {
-		if cp.Severity == "" {
-			continue
-		}
+		st := policy.Settings{NamespacedOnly: strings.EqualFold(cp.Level, "Namespace")}
 		if sev, err := finding.ParseSeverity(cp.Severity); err == nil {
-			p.Policies.Configure(cp.Name, policy.Settings{Severity: sev})
+			st.Severity = sev
 		}
+		// The inline policy is named by its entry, whatever its package.
+		for _, pol := range p.Policies.Policies {
+			for _, m := range pol.Modules {
+				if m.Path == "config:"+inlineName(cp) {
+					pol.Rename(cp.Name)
+				}
+			}
+		}
+		p.Policies.Configure(cp.Name, st)
 	}
 	for _, pc := range cfg.Policies {
 		st := policy.Settings{Enabled: pc.Enabled, Parameters: pc.Parameters}
@@ -316,4 +324,13 @@ func (p *Project) exemptions() *exemption.Matcher {
 		opts = append(opts, exemption.WithTeams(g.Teams, g.ExemptionApproval.RequiredTeams))
 	}
 	return exemption.NewMatcher(opts...)
+}
+
+// inlineName names an inline policy's module after the config entry that
+// holds it, so errors in its Rego lead back to the file.
+func inlineName(cp config.CustomPolicy) string {
+	if cp.Source != "" {
+		return cp.Source + " custom_policies/" + cp.Name
+	}
+	return "custom_policies/" + cp.Name
 }
