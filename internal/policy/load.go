@@ -52,7 +52,8 @@ func WithPaths(paths ...string) Option {
 	return func(o *loadOptions) { o.paths = append(o.paths, paths...) }
 }
 
-// WithInline adds a policy written in config (custom_policies rego_code).
+// WithInline adds a policy written in config (custom_policies rego_code);
+// name labels its module in errors.
 func WithInline(name, code string) Option {
 	return func(o *loadOptions) { o.inline = append(o.inline, inline{name, code}) }
 }
@@ -146,7 +147,7 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 		}
 	}
 	for _, in := range o.inline {
-		add("config:custom_policies/"+in.name, []byte(in.code), false)
+		add(in.name, []byte(in.code), false)
 	}
 	for _, m := range mods {
 		if m.Test {

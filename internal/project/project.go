@@ -237,7 +237,7 @@ func (p *Project) configurePolicies() {
 		// The inline policy is named by its entry, whatever its package.
 		for _, pol := range p.Policies.Policies {
 			for _, m := range pol.Modules {
-				if m.Path == "config:"+inlineName(cp) {
+				if m.Path == inlineName(cp) {
 					pol.Rename(cp.Name)
 				}
 			}
