@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -383,14 +382,6 @@ func FuzzLoad(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		os.WriteFile("/tmp/fuzzlast", data, 0o644) // DEBUG
-		wd := time.AfterFunc(3*time.Second, func() {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			os.WriteFile("/tmp/fuzzstack", buf[:n], 0o644)
-			os.WriteFile("/tmp/fuzzhang", data, 0o644)
-		})
-		defer wd.Stop()
 		for _, decode := range []func(*decoder){
 			func(d *decoder) {
 				var fs fileSchema
