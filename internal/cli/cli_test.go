@@ -369,3 +369,125 @@ func TestConfigSetGet(t *testing.T) {
 		t.Errorf("bad value accepted: exit %d", r.code)
 	}
 }
+
+func TestDebugShowsFiredRules(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Chdir(t.TempDir())
+	if r := execute(t, "", "config", "set", "policy.debug", "true"); r.code != 0 {
+		t.Fatalf("set: %s", r.stderr)
+	}
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: app\n      image: nginx\n      securityContext:\n        privileged: true\n"
+	r := execute(t, pod, "policy", "check", "-", "--quiet")
+	if !strings.Contains(r.stderr, "fired attest-security/privileged-containers on Pod/p") {
+		t.Fatalf("debug output lacks the fired rule:\n%s", r.stderr)
+	}
+}
+
+func TestCoverageArtifacts(t *testing.T) {
+	inExamples(t)
+	dir := t.TempDir()
+	lcov, cob := filepath.Join(dir, "coverage.lcov"), filepath.Join(dir, "coverage.xml")
+	r := execute(t, "", "policy", "test-all", "--coverage", "--lcov", lcov, "--cobertura", cob)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	l, _ := os.ReadFile(lcov)
+	if !strings.Contains(string(l), "SF:policies/") || !strings.Contains(string(l), "end_of_record") {
+		t.Errorf("lcov:\n%.400s", l)
+	}
+	c, _ := os.ReadFile(cob)
+	var cov struct {
+		LineRate float64 `xml:"line-rate,attr"`
+	}
+	if err := xml.Unmarshal(c, &cov); err != nil || cov.LineRate <= 0 {
+		t.Errorf("cobertura: %v %+v", err, cov)
+	}
+	if r := execute(t, "", "policy", "test-all", "--threshold", "100"); r.code != 1 {
+		t.Errorf("threshold 100: exit %d, want 1", r.code)
+	}
+}
+
+// An existing conftest policy folder runs unmodified, with conftest's
+// input (the manifest itself) and its exception rules.
+func TestConftestPolicyFolder(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	dir := t.TempDir()
+	t.Chdir(dir)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll("policy", 0o755))
+	must(os.WriteFile("policy/deny.rego", []byte(`package main
+
+deny[msg] {
+  input.kind == "Deployment"
+  not input.spec.template.spec.securityContext.runAsNonRoot
+  msg := sprintf("Containers must not run as root in Deployment %s", [input.metadata.name])
+}
+
+deny_latest[msg] {
+  input.kind == "Deployment"
+  image := input.spec.template.spec.containers[_].image
+  endswith(image, ":latest")
+  msg := sprintf("image %s uses latest", [image])
+}
+
+warn[msg] {
+  input.kind == "Service"
+  msg := "services are watched"
+}
+
+exception[rules] {
+  input.metadata.name == "legacy"
+  rules := ["latest"]
+}
+`), 0o644))
+	must(os.WriteFile("deploy.yaml", []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: legacy
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: nginx:latest
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc
+spec:
+  ports: [{port: 80}]
+`), 0o644))
+	r := execute(t, "", "policy", "check", "--no-builtin", "--policy", "policy", "deploy.yaml", "--format", "json")
+	if r.code != 1 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var rep jsonReport
+	must(json.Unmarshal([]byte(r.stdout), &rep))
+	got := map[string]string{}
+	for _, f := range rep.Findings {
+		state := f.Kind
+		if f.Exemption != nil {
+			state = "exempted:" + f.Exemption.Source
+		}
+		got[f.Message] = state
+	}
+	want := map[string]string{
+		"Containers must not run as root in Deployment legacy": "violation",
+		"image nginx:latest uses latest":                       "exempted:conftest-exception",
+		"services are watched":                                 "warning",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("findings = %v", got)
+	}
+	for m, s := range want {
+		if got[m] != s {
+			t.Errorf("%q: %q, want %q", m, got[m], s)
+		}
+	}
+}
