@@ -374,7 +374,22 @@ func (d *decoder) parseDocument(data []byte) *yaml.Node {
 		doc = yaml.Node{Kind: yaml.DocumentNode}
 	}
 	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
-		doc.Content = []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map"}}
+		m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		if len(doc.Content) == 0 {
+			// a comment-only file: keep the comments above the new keys
+			var comments []string
+			for _, line := range strings.Split(string(data), "\n") {
+				if line = strings.TrimSpace(line); strings.HasPrefix(line, "#") {
+					comments = append(comments, line)
+				}
+			}
+			m.HeadComment = strings.Join(comments, "\n")
+		} else {
+			m.HeadComment = doc.Content[0].HeadComment
+			m.LineComment = doc.Content[0].LineComment
+			m.FootComment = doc.Content[0].FootComment
+		}
+		doc.Content = []*yaml.Node{m}
 	}
 	if doc.Content[0].Kind != yaml.MappingNode {
 		d.errorf(doc.Content[0], "expected a mapping at the top level, got %s", describe(doc.Content[0]))
