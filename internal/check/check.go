@@ -71,6 +71,7 @@ func Run(ctx context.Context, loader *manifest.Loader, eval Evaluator, files []s
 		notes     []finding.Note
 		errors    []finding.Error
 		expired   []finding.Exemption
+		checked   []finding.Checked
 		resources int
 	}
 	slots := make([]slot, len(files))
@@ -100,6 +101,7 @@ func Run(ctx context.Context, loader *manifest.Loader, eval Evaluator, files []s
 					if o.skipEval || eval == nil {
 						continue
 					}
+					s.checked = append(s.checked, finding.Checked{Resource: r.Ref(), Location: r.Location})
 					fs := eval.Evaluate(ctx, r, engine.Call{})
 					if o.exempter != nil {
 						notes, expired := o.exempter.Apply(r, fs)
@@ -135,6 +137,7 @@ feed:
 		res.Notes = append(res.Notes, s.notes...)
 		res.Errors = append(res.Errors, s.errors...)
 		res.Expired = append(res.Expired, s.expired...)
+		res.Checked = append(res.Checked, s.checked...)
 		res.Resources += s.resources
 	}
 	if err := ctx.Err(); err != nil {

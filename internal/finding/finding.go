@@ -211,8 +211,17 @@ type Result struct {
 	// Expired lists exemptions that matched a finding but have run out, so
 	// they can be renewed or removed.
 	Expired []Exemption `json:"expired,omitempty"`
+	// Checked lists every evaluated resource, so reports can show the ones
+	// that passed (JUnit and TAP test cases).
+	Checked []Checked `json:"-"`
 	// Summary is filled in by the decision package once exemptions are applied.
 	Summary Summary `json:"summary"`
+}
+
+// Checked is one evaluated resource.
+type Checked struct {
+	Resource ResourceRef
+	Location Location
 }
 
 // Summary counts what decides the exit code.

@@ -97,6 +97,15 @@ func (j *junitReporter) Report(w io.Writer, res *finding.Result) error {
 		expired = append(expired, "expired "+oneLine(expiredText(&res.Expired[i])))
 	}
 	expiredDone := false
+	checkedByFile := map[string][]finding.Checked{}
+	for _, c := range res.Checked {
+		checkedByFile[c.Location.File] = append(checkedByFile[c.Location.File], c)
+	}
+	flagged := map[string]bool{}
+	for i := range res.Findings {
+		f := &res.Findings[i]
+		flagged[checkedKey(f.Resource, f.Location.Document)] = true
+	}
 	for _, g := range groupByFile(res) {
 		file := g.file
 		suite := junitTestsuite{Name: file, File: file}
@@ -149,9 +158,16 @@ func (j *junitReporter) Report(w io.Writer, res *finding.Result) error {
 				Error: &junitProblem{Message: oneLine(e.Message), Type: "error", Body: xmlSafe(e.Error())}}
 			suite.Cases = append(suite.Cases, tc)
 		}
-		if len(g.findings) == 0 && len(g.errors) == 0 && file != "" {
-			// The Result does not list the resources that passed, so a
-			// file with no findings is one passing case.
+		for _, c := range checkedByFile[file] {
+			if flagged[checkedKey(c.Resource, c.Location.Document)] {
+				continue
+			}
+			suite.Cases = append(suite.Cases, junitTestcase{Classname: classname,
+				Name: unique(resourceRef(c.Resource)+" passed all policies", c.Location.Document), File: file, Line: c.Location.Line})
+		}
+		if len(g.findings) == 0 && len(g.errors) == 0 && file != "" && len(checkedByFile[file]) == 0 && len(res.Checked) == 0 {
+			// Without the list of checked resources, a file with no
+			// findings is one passing case.
 			suite.Cases = append(suite.Cases, junitTestcase{Classname: classname,
 				Name: unique("all resources passed all policies", 0), File: file})
 		}
@@ -268,4 +284,9 @@ func junitDetails(f *finding.Finding) string {
 		fmt.Fprintf(&b, "%s\n", oneLine(exemptionText(e)))
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// checkedKey identifies a resource within its file.
+func checkedKey(r finding.ResourceRef, doc int) string {
+	return fmt.Sprintf("%d\x00%s", doc, resourceRef(r))
 }

@@ -44,6 +44,14 @@ type tapPoint struct {
 
 func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 	var points []tapPoint
+	checkedByFile := map[string][]finding.Checked{}
+	for _, c := range res.Checked {
+		checkedByFile[c.Location.File] = append(checkedByFile[c.Location.File], c)
+	}
+	flagged := map[string]bool{}
+	for i := range res.Findings {
+		flagged[checkedKey(res.Findings[i].Resource, res.Findings[i].Location.Document)] = true
+	}
 	for _, g := range groupByFile(res) {
 		for _, f := range g.findings {
 			p := tapPoint{ok: f.Kind != finding.KindError && !t.o.fails(f)}
@@ -75,7 +83,12 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 					Document: &doc, Line: e.Location.Line, Column: e.Location.Column},
 			})
 		}
-		if len(g.findings) == 0 && len(g.errors) == 0 && g.file != "" {
+		for _, c := range checkedByFile[g.file] {
+			if !flagged[checkedKey(c.Resource, c.Location.Document)] {
+				points = append(points, tapPoint{ok: true, desc: locString(c.Location) + " " + resourceRef(c.Resource) + " passed all policies"})
+			}
+		}
+		if len(g.findings) == 0 && len(g.errors) == 0 && g.file != "" && len(res.Checked) == 0 {
 			points = append(points, tapPoint{ok: true, desc: g.file + ": all resources passed all policies"})
 		}
 	}
