@@ -45,8 +45,8 @@ func TestParseModuleVersions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.RegoVersion() != c.version {
-				t.Fatalf("version = %v, want %v", m.RegoVersion(), c.version)
+			if m.RegoVersionSpan().Min() != c.version {
+				t.Fatalf("version = %v, want %v", m.RegoVersionSpan().Min(), c.version)
 			}
 		})
 	}
