@@ -45,6 +45,10 @@ func compile(set *policy.Set, caps *ast.Capabilities, printStatements bool) (*co
 		}
 		progress := false
 		for _, e := range cerrs {
+			// The collector copy of a rule repeats its body's errors.
+			if slices.Contains(errs, e) {
+				continue
+			}
 			errs = append(errs, e)
 			if e.Location.File != "" && !dropped[e.Location.File] {
 				dropped[e.Location.File] = true

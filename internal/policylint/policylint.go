@@ -115,7 +115,7 @@ func configFile(path string) []finding.Error {
 		return asErrors(path, err)
 	}
 	// A policies file alone: no global file, no project around it.
-	_, err := config.Load(config.WithFile(path), config.WithGlobalFile(os.DevNull),
+	_, err := config.Load(config.WithFile(path), config.WithGlobalFile(""),
 		config.WithProjectDir(filepath.Join(os.TempDir(), "attest-validate-no-project")))
 	return asErrors(path, err)
 }
