@@ -11,7 +11,9 @@ import (
 // Resources that were checked and passed show up as passing test cases,
 // one each, so JUnit and TAP counts mean something.
 func TestPassingResourcesAreTestCases(t *testing.T) {
-	loc := func(doc, line int) finding.Location { return finding.Location{File: "k8s/app.yaml", Document: doc, Line: line} }
+	loc := func(doc, line int) finding.Location {
+		return finding.Location{File: "k8s/app.yaml", Document: doc, Line: line}
+	}
 	bad := finding.ResourceRef{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "bad"}
 	good := finding.ResourceRef{APIVersion: "v1", Kind: "Service", Namespace: "shop", Name: "good"}
 	res := &finding.Result{
