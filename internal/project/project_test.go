@@ -1,0 +1,137 @@
+package project
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/continuums/attest/internal/engine"
+	"github.com/continuums/attest/internal/finding"
+)
+
+func write(t *testing.T, dir, name, body string) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenAppliesConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	global := filepath.Join(t.TempDir(), "policies.yaml")
+	write(t, filepath.Dir(global), "policies.yaml", `policy:
+  custom_policies:
+    - name: "custom-security"
+      level: "Namespace"
+      severity: "High"
+      rego_code: |
+        package custom.security
+        violation[{"violated": true, "message": msg}] {
+          msg := sprintf("custom saw %v", [input.resource.kind])
+        }
+`)
+	write(t, dir, ".attest/policies.yaml", `policies:
+  - name: "image-security"
+    enabled: true
+    enforcement: "strict"
+    parameters:
+      trusted_registries:
+        - "gcr.io/"
+        - "registry.company.com/"
+      require_attestation: false
+  - name: "resource-limits"
+    enabled: true
+    enforcement: "warn"
+    parameters:
+      max_cpu: "2000m"
+      max_memory: "4Gi"
+      require_limits: true
+  - name: "attest-compliance"
+    enabled: false
+  - name: "no-such-policy"
+`)
+	p, err := Open(context.Background(), Options{Dir: dir, GlobalFile: global})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Errors) > 0 {
+		t.Fatalf("errors: %+v", p.Errors)
+	}
+	byName := map[string]bool{}
+	for _, pol := range p.Engine.Policies() {
+		byName[pol.Name] = true
+		if pol.Name == "resource-limits" && pol.Enforcement != finding.EnforcementWarn {
+			t.Errorf("resource-limits enforcement = %s", pol.Enforcement)
+		}
+	}
+	if byName["attest-compliance"] || !byName["custom-security"] || !byName["image-security"] {
+		t.Errorf("enabled policies = %v", byName)
+	}
+	var unknownNote bool
+	for _, n := range p.Notes {
+		if strings.Contains(n.Message, `"no-such-policy"`) {
+			unknownNote = true
+		}
+	}
+	if !unknownNote {
+		t.Errorf("no note for an unknown configured policy: %+v", p.Notes)
+	}
+
+	f := p.Loader.Parse("x.yaml", []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: docker.io/library/nginx:1.27
+          resources:
+            limits: {cpu: "4", memory: 1Gi}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules: []
+`))
+	var untrusted, cpu, customDeploy, customCluster bool
+	for _, r := range f.Resources {
+		for _, fd := range p.Engine.Evaluate(context.Background(), r, engine.Call{}) {
+			switch {
+			case fd.Rule == "image-security/trusted-registry":
+				untrusted = true
+			case fd.Policy == "resource-limits" && strings.Contains(fd.Message, "cpu"):
+				cpu = fd.Enforcement == finding.EnforcementWarn
+			case fd.Policy == "custom-security" && r.Kind == "Deployment":
+				customDeploy = fd.Severity == finding.SeverityHigh
+			case fd.Policy == "custom-security" && r.Kind == "ClusterRole":
+				customCluster = true
+			}
+		}
+	}
+	if !untrusted || !cpu || !customDeploy || customCluster {
+		t.Errorf("untrusted=%v cpu-over-max(warn)=%v custom on Deployment(high)=%v custom on ClusterRole=%v",
+			untrusted, cpu, customDeploy, customCluster)
+	}
+}
+
+func TestOpenWithBadConfigGoesOn(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, ".attest/policies.yaml", "policies:\n  - name: x\n    enabled: perhaps\n")
+	p, err := Open(context.Background(), Options{Dir: dir, GlobalFile: filepath.Join(dir, "none.yaml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Errors) == 0 || p.Errors[0].Location.Line != 3 {
+		t.Fatalf("errors = %+v", p.Errors)
+	}
+	if len(p.Engine.Policies()) == 0 {
+		t.Fatal("the built-in library should still run with a bad config")
+	}
+}
