@@ -7,6 +7,8 @@ import (
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/continuums/attest/internal/suggest"
 )
 
 // nameRule is how the API server validates the name of a kind.
@@ -177,20 +179,7 @@ func (v *Validator) suggest(gvk schema.GroupVersionKind, path []segment) string 
 	if t.Kind() != reflect.Struct {
 		return ""
 	}
-	unknown := path[len(path)-1].key
-	best, bestD := "", len(unknown)/3+1
-	if bestD > 3 {
-		bestD = 3
-	}
-	for _, name := range jsonNames(t) {
-		if strings.EqualFold(name, unknown) {
-			return name
-		}
-		if d := levenshtein(strings.ToLower(name), strings.ToLower(unknown)); d <= bestD && (best == "" || d < bestD) {
-			best, bestD = name, d
-		}
-	}
-	return best
+	return suggest.Closest(path[len(path)-1].key, jsonNames(t))
 }
 
 func deref(t reflect.Type) reflect.Type {
@@ -252,24 +241,4 @@ func jsonNames(t reflect.Type) []string {
 		}
 	}
 	return out
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
