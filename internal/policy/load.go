@@ -221,7 +221,12 @@ func regoErrors(path string, err error) []finding.Error {
 			}
 			loc.Line, loc.Column = e.Location.Row, e.Location.Col
 		}
-		out = append(out, finding.Error{Location: loc, Message: e.Message})
+		msg := e.Message
+		if e.Code != "" {
+			// OPA's own words: rego_parse_error, rego_type_error, ...
+			msg = e.Code + ": " + msg
+		}
+		out = append(out, finding.Error{Location: loc, Message: msg})
 	}
 	return out
 }

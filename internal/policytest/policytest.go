@@ -172,7 +172,7 @@ func Run(ctx context.Context, modules []Module, opts Options) (*Result, error) {
 		}
 		pm, err := policy.ParseModule(m.Path, m.Source)
 		if err != nil {
-			res.Errors = append(res.Errors, regoErrors(m.Path, err)...)
+			res.Errors = append(res.Errors, policy.RegoErrors(m.Path, err)...)
 			continue
 		}
 		parsed[m.Path] = pm
@@ -190,7 +190,7 @@ func Run(ctx context.Context, modules []Module, opts Options) (*Result, error) {
 	if err != nil {
 		var aerrs ast.Errors
 		if errors.As(err, &aerrs) {
-			res.Errors = regoErrors("", err)
+			res.Errors = policy.RegoErrors("", err)
 			sortErrors(res.Errors)
 			return res, nil
 		}
@@ -367,30 +367,6 @@ func traceLines(trace []*topdown.Event, max int) []string {
 	return lines
 }
 
-// regoErrors turns parse and compile errors into findings with file, line
-// and column.
-func regoErrors(path string, err error) []finding.Error {
-	var aerrs ast.Errors
-	if !errors.As(err, &aerrs) {
-		return []finding.Error{{Location: finding.Location{File: path}, Message: err.Error()}}
-	}
-	out := make([]finding.Error, 0, len(aerrs))
-	for _, e := range aerrs {
-		loc := finding.Location{File: path}
-		if e.Location != nil {
-			if e.Location.File != "" {
-				loc.File = e.Location.File
-			}
-			loc.Line, loc.Column = e.Location.Row, e.Location.Col
-		}
-		msg := e.Message
-		if e.Code != "" {
-			msg = e.Code + ": " + msg
-		}
-		out = append(out, finding.Error{Location: loc, Message: msg})
-	}
-	return out
-}
 
 func sortErrors(errs []finding.Error) {
 	slices.SortStableFunc(errs, func(a, b finding.Error) int {
