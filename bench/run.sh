@@ -53,6 +53,10 @@ DATA=$ROOT/bench/corpus-data
 mkdir -p "$BIN" "$OUT" "$DATA"
 
 # --- tools -------------------------------------------------------------------
+ATTEST_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain -- cmd internal library go.mod 2>/dev/null | head -n 1)" ]; then
+	ATTEST_REV="$ATTEST_REV + uncommitted changes"
+fi
 CONFTEST=${CONFTEST:-$BIN/conftest}
 if [ ! -x "$CONFTEST" ]; then
 	if command -v conftest >/dev/null && conftest --version 2>/dev/null | grep -q "${CONFTEST_VERSION#v}"; then
@@ -64,7 +68,8 @@ if [ ! -x "$CONFTEST" ]; then
 		CONFTEST=$BIN/conftest
 	fi
 fi
-if [ -n "${ATTEST:-}" ]; then
+ATTEST_FROM_ENV=${ATTEST:-}
+if [ -n "$ATTEST_FROM_ENV" ]; then
 	[ -x "$ATTEST" ] || die "ATTEST=$ATTEST is not an executable"
 elif [ "$CONFTEST_ONLY" = 0 ]; then
 	ATTEST=$BIN/attest
@@ -167,7 +172,13 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || t
 echo "## attest vs conftest $CONFTEST_VERSION"
 echo
 echo "- machine: ${cpu:-unknown CPU}, $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo 2>/dev/null || echo "? GiB") RAM; $(go version | awk '{print $3}')"
-echo "- attest: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$( [ "$CONFTEST_ONLY" = 1 ] && echo " (not run: --conftest-only)")"
+if [ "$CONFTEST_ONLY" = 1 ]; then
+	echo "- attest: not run (--conftest-only)"
+elif [ -n "${ATTEST_FROM_ENV:-}" ]; then
+	echo "- attest: $ATTEST (prebuilt)"
+else
+	echo "- attest: built from $ATTEST_REV"
+fi
 echo "- policies: bench/policies (10 conftest-style rules, package main); corpus: bench/corpusgen -seed $SEED"
 echo "- median of $RUNS runs after one warm-up; wall time and peak RSS from /usr/bin/time; load average $load_start before, $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?") after"
 echo
