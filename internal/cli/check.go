@@ -25,6 +25,8 @@ type checkFlags struct {
 	parallel  int
 	noColor   bool
 	quiet     bool
+	// metricsFile receives the run's Prometheus metrics (internal/metrics).
+	metricsFile string
 }
 
 func (f *checkFlags) register(c *cobra.Command, defaultFormat string) {
@@ -38,6 +40,7 @@ func (f *checkFlags) register(c *cobra.Command, defaultFormat string) {
 	fl.IntVar(&f.parallel, "parallel", 0, "files checked at once (default: number of CPUs)")
 	fl.BoolVar(&f.noColor, "no-color", false, "no colour in text output (also NO_COLOR)")
 	fl.BoolVar(&f.quiet, "quiet", false, "text output shows only failing findings and the summary")
+	fl.StringVar(&f.metricsFile, "metrics-file", "", "also write the run's Prometheus metrics to FILE (text format, for node_exporter's textfile collector or a Pushgateway)")
 }
 
 func newCheckCmd(s Streams) *cobra.Command {
@@ -119,6 +122,12 @@ func runCheck(cmd *cobra.Command, s Streams, f *checkFlags, args []string, scan 
 		FailOnViolation: p.FailOnViolation,
 	}
 	code := decision.Decide(res, dopts)
+	if f.metricsFile != "" {
+		if err := writeMetricsFile(f.metricsFile, p, res); err != nil {
+			fmt.Fprintln(s.Err, "attest:", err)
+			code = decision.ExitErrors
+		}
+	}
 	color := !f.noColor && os.Getenv("NO_COLOR") == ""
 	if err := writeReports(s, outs, res, color, f.quiet, func(x *finding.Finding) bool { return decision.Fails(x, dopts) }); err != nil {
 		fmt.Fprintln(s.Err, "attest:", err)
