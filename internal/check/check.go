@@ -20,6 +20,14 @@ type Evaluator interface {
 	Evaluate(ctx context.Context, r *manifest.Resource, call engine.Call) []finding.Finding
 }
 
+// FirstPass is implemented by evaluators that must see every resource
+// before evaluating any (Gatekeeper's data.inventory, namespace labels).
+type FirstPass interface {
+	NeedsFirstPass() bool
+	Observe(r *manifest.Resource)
+	FirstPassDone(ctx context.Context) error
+}
+
 // Exempter marks findings covered by exemptions (internal/exemption).
 type Exempter interface {
 	Apply(r *manifest.Resource, findings []finding.Finding) (notes []finding.Note, expired []finding.Exemption)
@@ -73,6 +81,10 @@ func Run(ctx context.Context, loader *manifest.Loader, eval Evaluator, files []s
 		expired   []finding.Exemption
 		checked   []finding.Checked
 		resources int
+	}
+	var firstErrs []finding.Error
+	if fp, ok := eval.(FirstPass); ok && !o.skipEval && fp.NeedsFirstPass() {
+		firstErrs = firstPass(ctx, loader, fp, files, o.parallel)
 	}
 	slots := make([]slot, len(files))
 	next := make(chan int)
@@ -131,7 +143,7 @@ feed:
 	close(next)
 	wg.Wait()
 
-	res := &finding.Result{Files: slices.Clone(files)}
+	res := &finding.Result{Files: slices.Clone(files), Errors: firstErrs}
 	for _, s := range slots {
 		res.Findings = append(res.Findings, s.findings...)
 		res.Notes = append(res.Notes, s.notes...)
@@ -146,6 +158,43 @@ feed:
 	res.Expired = dedupeExpired(res.Expired)
 	res.Sort()
 	return res
+}
+
+// firstPass loads every file once more, before evaluation, so policies
+// that read the whole input set (Gatekeeper's data.inventory) see all of
+// it. Only runs when a policy needs it; load errors are reported by the
+// second pass. Standard input cannot be read twice and is left out of it.
+func firstPass(ctx context.Context, loader *manifest.Loader, fp FirstPass, files []string, parallel int) []finding.Error {
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for w := 0; w < min(parallel, max(len(files), 1)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for path := range next {
+				for _, r := range loader.LoadFile(ctx, path).Resources {
+					fp.Observe(r)
+				}
+			}
+		}()
+	}
+feed:
+	for _, f := range files {
+		if f == "-" {
+			continue
+		}
+		select {
+		case next <- f:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := fp.FirstPassDone(ctx); err != nil {
+		return []finding.Error{{Message: err.Error()}}
+	}
+	return nil
 }
 
 func dedupeExpired(list []finding.Exemption) []finding.Exemption {

@@ -67,14 +67,20 @@ func compileOnce(set *policy.Set, caps *ast.Capabilities, printStatements bool, 
 	mods := map[string]*ast.Module{}
 	// A policy is dropped whole when any of its modules is.
 	droppedPkg := map[string]bool{}
+	// A module is named in errors by the file its parser was given, which
+	// is not its path when one file holds several modules (a
+	// ConstraintTemplate's Rego and libs).
+	isDropped := func(m *policy.Module) bool {
+		return dropped[m.Path] || m.Parsed.Package.Location != nil && dropped[m.Parsed.Package.Location.File]
+	}
 	for _, m := range set.Modules {
-		if dropped[m.Path] {
+		if isDropped(m) {
 			droppedPkg[m.Package()] = true
 		}
 	}
 	copies := map[*policy.Module]*ast.Module{}
 	for _, m := range set.Modules {
-		if dropped[m.Path] {
+		if isDropped(m) {
 			continue
 		}
 		cp := m.Parsed.Copy()

@@ -10,6 +10,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown/print"
 
 	"github.com/continuums/attest/internal/attestation"
@@ -34,6 +36,18 @@ type Engine struct {
 	debugMu  sync.Mutex
 	review   bool // a Gatekeeper-style policy is enabled: build input.review
 	engine   string
+	// instances lists every (policy, instance) pair, for the per-resource
+	// match that guards each instance's query expression.
+	instances []instanceRef
+	store     storage.Store
+	first     FirstPass
+}
+
+// instanceRef names one instance of one policy.
+type instanceRef struct {
+	policy, instance int
+	key              *ast.Term // its key in input.__attest_match
+	match            func(r *manifest.Resource, old ast.Value) bool
 }
 
 type lazyQuery struct {
@@ -48,7 +62,23 @@ type options struct {
 	context  map[string]any
 	debug    io.Writer
 	engine   string
+	data     map[string]any
+	first    FirstPass
 }
+
+// FirstPass is a source of policies that must see every input before any
+// is evaluated (Gatekeeper: data.inventory, namespace labels).
+type FirstPass interface {
+	NeedsFirstPass() bool
+	// Observe is called once per resource, from many goroutines.
+	Observe(r *manifest.Resource)
+	// Data is the base document to evaluate with once every resource has
+	// been observed (nil: none).
+	Data() map[string]any
+}
+
+// WithFirstPass plugs in such a source; internal/check runs the pass.
+func WithFirstPass(fp FirstPass) Option { return func(o *options) { o.first = fp } }
 
 // Option configures New.
 type Option func(*options)
@@ -71,6 +101,11 @@ func WithDebug(w io.Writer) Option { return func(o *options) { o.debug = w } }
 
 // WithEngineName sets the engine label findings carry ("opa" by default).
 func WithEngineName(name string) Option { return func(o *options) { o.engine = name } }
+
+// WithData sets the base document under data (Gatekeeper's data.inventory).
+// Policies are compiled under their own packages, so the keys here must not
+// be package names; SetData replaces a key later.
+func WithData(d map[string]any) Option { return func(o *options) { o.data = d } }
 
 // New compiles the enabled policies of set once and prepares the query.
 // Compile errors are returned as finding errors with file and line; the
@@ -96,12 +131,23 @@ func New(ctx context.Context, set *policy.Set, opts ...Option) (*Engine, []findi
 		debug:    o.debug,
 		perPol:   make([]lazyQuery, len(c.policies)),
 		engine:   o.engine,
+		first:    o.first,
 	}
-	for _, p := range c.policies {
+	for i, p := range c.policies {
 		if p.Style == policy.StyleGatekeeper {
 			e.review = true
 		}
+		for k, in := range p.Instances {
+			e.instances = append(e.instances, instanceRef{policy: i, instance: k,
+				key: ast.StringTerm(instanceKey(i, k)), match: in.Match})
+		}
 	}
+	if o.data == nil {
+		o.data = map[string]any{}
+	}
+	// The store is always there, so SetData can fill it after the engine is
+	// built (the inventory comes from a first pass over the inputs).
+	e.store = inmem.NewFromObjectWithOpts(o.data, inmem.OptRoundTripOnWrite(false))
 	pq, err := e.prepare(ctx, e.query(nil))
 	if err != nil {
 		return nil, c.errs, fmt.Errorf("prepare query: %w", err)
@@ -129,6 +175,7 @@ func (e *Engine) prepare(ctx context.Context, q ast.Body) (rego.PreparedEvalQuer
 		rego.Compiler(e.c.compiler),
 		rego.ParsedQuery(q),
 		rego.StrictBuiltinErrors(false),
+		rego.Store(e.store),
 	}
 	opts = append(opts, attestation.RegoOptions(e.verifier)...)
 	if e.debug != nil {
@@ -145,6 +192,10 @@ func (e *Engine) query(only []int) ast.Body {
 		if only != nil && !containsInt(only, i) {
 			continue
 		}
+		if len(p.Instances) > 0 {
+			body = append(body, instanceExprs(i, p)...)
+			continue
+		}
 		expr := ast.Equality.Expr(ast.VarTerm(string(policyVar(i))), ast.RefTerm(resultRef(p, collectRule)...))
 		expr.With = inputFor(p)
 		body = append(body, expr)
@@ -158,6 +209,70 @@ func (e *Engine) query(only []int) ast.Body {
 		body = append(body, ast.NewExpr(ast.BooleanTerm(true)))
 	}
 	return body
+}
+
+// instanceExprs gives one expression per instance, each with its own
+// parameters, guarded by the match Go computed for the resource:
+//
+//	__p3_0 = {x | input.__attest_match["3_0"]; data.<pkg>.__attest_findings[x]} with input.parameters as {...}
+//
+// A comprehension is always defined, so an instance that does not match
+// costs one lookup and leaves the rest of the query alone.
+func instanceExprs(i int, p *policy.Policy) []*ast.Expr {
+	out := make([]*ast.Expr, 0, len(p.Instances))
+	for k, in := range p.Instances {
+		x := ast.VarTerm(fmt.Sprintf("__c%d_%d", i, k))
+		guard := ast.NewExpr(ast.RefTerm(ast.InputRootDocument, ast.StringTerm(matchKey), ast.StringTerm(instanceKey(i, k))))
+		collect := ast.NewExpr(ast.RefTerm(append(resultRef(p, collectRule), x)...))
+		comp := ast.SetComprehensionTerm(x, ast.NewBody(guard, collect))
+		expr := ast.Equality.Expr(ast.VarTerm(string(instanceVar(i, k))), comp)
+		params := in.Parameters
+		if params == nil {
+			params = map[string]any{}
+		}
+		if v, err := ast.InterfaceToValue(params); err == nil {
+			expr.With = []*ast.With{{Target: ast.RefTerm(ast.InputRootDocument, ast.StringTerm("parameters")), Value: ast.NewTerm(v)}}
+		}
+		out = append(out, expr)
+	}
+	return out
+}
+
+// matchKey is the input key holding the instances that match the resource.
+const matchKey = "__attest_match"
+
+func instanceKey(i, k int) string  { return fmt.Sprintf("%d_%d", i, k) }
+func instanceVar(i, k int) ast.Var { return ast.Var(fmt.Sprintf("__p%d_%d", i, k)) }
+
+// NeedsFirstPass reports whether every input must be observed (Observe)
+// before evaluation starts, and FirstPassDone called.
+func (e *Engine) NeedsFirstPass() bool { return e.first != nil && e.first.NeedsFirstPass() }
+
+// Observe hands one resource to the first pass.
+func (e *Engine) Observe(r *manifest.Resource) {
+	if e.first != nil {
+		e.first.Observe(r)
+	}
+}
+
+// FirstPassDone stores what the first pass built.
+func (e *Engine) FirstPassDone(ctx context.Context) error {
+	if e.first == nil {
+		return nil
+	}
+	for k, v := range e.first.Data() {
+		if err := e.SetData(ctx, k, v); err != nil {
+			return fmt.Errorf("first pass: %w", err)
+		}
+	}
+	return nil
+}
+
+// SetData replaces the base document data.<key> (the Gatekeeper inventory,
+// built from a first pass over the inputs). Evaluations that start after
+// it returns see the new value.
+func (e *Engine) SetData(ctx context.Context, key string, value any) error {
+	return storage.WriteOne(ctx, e.store, storage.AddOp, storage.Path{key}, value)
 }
 
 // inputFor gives each policy the input it expects: conftest packages the
@@ -269,6 +384,9 @@ func (e *Engine) errorFinding(r *manifest.Resource, p *policy.Policy, err error)
 		Location:    r.Location,
 	}
 	if p != nil {
+		if p.Engine != "" {
+			f.Engine = p.Engine
+		}
 		f.Policy = p.Name
 		f.Rule = p.Name + "/evaluation-error"
 		f.Enforcement = p.Enforcement

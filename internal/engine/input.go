@@ -28,6 +28,17 @@ func (e *Engine) input(r *manifest.Resource, call Call) ast.Value {
 	if e.review {
 		items = append(items, ast.Item(ast.StringTerm("review"), ast.NewTerm(review(r, call, obj))))
 	}
+	if len(e.instances) > 0 {
+		// The match runs in Go, before evaluation: Gatekeeper's match
+		// needs the namespace's labels, which Rego does not see.
+		m := ast.NewObject()
+		for _, in := range e.instances {
+			if in.match == nil || in.match(r, call.OldObject) {
+				m.Insert(in.key, ast.BooleanTerm(true))
+			}
+		}
+		items = append(items, ast.Item(ast.StringTerm(matchKey), ast.NewTerm(m)))
+	}
 	return ast.NewObject(items...)
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -23,6 +24,10 @@ func (e *Engine) findings(r *manifest.Resource, rs rego.ResultSet, pols []int) [
 	for _, pi := range pols {
 		p := e.c.policies[pi]
 		if p.NamespacedOnly && ClusterScoped(r.APIVersion, r.Kind) {
+			continue
+		}
+		if len(p.Instances) > 0 {
+			out = append(out, e.instanceFindings(r, b, pi)...)
 			continue
 		}
 		vals, _ := b[string(policyVar(pi))].([]any)
@@ -60,6 +65,41 @@ func (e *Engine) findings(r *manifest.Resource, rs rego.ResultSet, pols []int) [
 	return out
 }
 
+// instanceFindings reads each instance's results: they carry the
+// instance's name and enforcement.
+func (e *Engine) instanceFindings(r *manifest.Resource, b rego.Vars, pi int) []finding.Finding {
+	p := e.c.policies[pi]
+	var out []finding.Finding
+	for k, in := range p.Instances {
+		vals, _ := b[string(instanceVar(pi, k))].([]any)
+		for _, v := range vals {
+			wrapped, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			idx, ok := asInt(wrapped["r"])
+			if !ok || idx < 0 || idx >= len(e.c.rules) {
+				continue
+			}
+			spec := e.c.rules[idx]
+			f, ok := e.decode(r, p, spec, wrapped["v"])
+			if !ok {
+				continue
+			}
+			f.Constraint = in.Name
+			if in.Enforcement != "" {
+				f.Enforcement = in.Enforcement
+			}
+			if e.debug != nil {
+				raw, _ := json.Marshal(wrapped["v"])
+				e.debugf("fired %s (%s) on %s (%s): %s", spec.ID, in.Name, r.Ref(), r.Location, raw)
+			}
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 func asInt(v any) (int, bool) {
 	switch n := v.(type) {
 	case json.Number:
@@ -80,7 +120,7 @@ func (e *Engine) decode(r *manifest.Resource, p *policy.Policy, spec *policy.Rul
 	f := finding.Finding{
 		Policy:      p.Name,
 		Rule:        spec.ID,
-		Engine:      e.engine,
+		Engine:      cmp.Or(p.Engine, e.engine),
 		Kind:        spec.Kind,
 		Enforcement: p.Enforcement,
 		Resource:    r.Ref(),

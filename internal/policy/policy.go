@@ -14,6 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/manifest"
 )
 
 // Style says what input a policy expects.
@@ -92,6 +93,27 @@ type Policy struct {
 	MetaSeverity finding.Severity
 	// NamespacedOnly: findings on cluster-scoped kinds are dropped.
 	NamespacedOnly bool
+
+	// Engine labels the policy's findings ("gatekeeper" for
+	// ConstraintTemplates); empty means the engine's own label.
+	Engine string
+	// Instances, when not empty, evaluate the policy once per instance
+	// with the instance's own parameters, match and enforcement, instead
+	// of once with Parameters: a ConstraintTemplate and its Constraints.
+	// A policy with instances but none enabled produces nothing.
+	Instances []Instance
+}
+
+// Instance is one configured use of a policy: a Gatekeeper Constraint.
+type Instance struct {
+	// Name labels the findings (finding.Constraint).
+	Name        string
+	Parameters  map[string]any
+	Enforcement finding.Enforcement
+	// Match says whether the instance applies to a resource (old is the
+	// object before an UPDATE, or nil). Nil matches everything. It is
+	// called from many goroutines at once.
+	Match func(r *manifest.Resource, old ast.Value) bool
 }
 
 // ResultRuleName reports whether a rule name produces findings: violation,
@@ -162,6 +184,33 @@ func build(mods []*Module) ([]*Policy, []finding.Error) {
 	}
 	slices.SortFunc(out, func(a, b *Policy) int { return cmp.Compare(a.Name, b.Name) })
 	return out, errs
+}
+
+// FromModules makes one policy of the given modules (all of one package)
+// with the given name, reading rule metadata as Load does. Only the result
+// rules named in ruleNames are kept when it is not empty: Gatekeeper
+// queries `violation` alone. It is how other sources (Gatekeeper
+// ConstraintTemplates) join a Set.
+func FromModules(name string, style Style, mods []*Module, ruleNames ...string) (*Policy, []finding.Error) {
+	p := &Policy{Name: name, Style: style, Enabled: true, Enforcement: finding.EnforcementStrict, Modules: mods}
+	if len(mods) > 0 {
+		p.Package = mods[0].Package()
+	}
+	errs := p.readMetadata()
+	errs = append(errs, p.readRules()...)
+	p.Name = name // METADATA does not rename a template's policy
+	if len(ruleNames) > 0 {
+		p.Rules = slices.DeleteFunc(p.Rules, func(r *RuleSpec) bool { return !slices.Contains(ruleNames, r.Name) })
+	}
+	return p, errs
+}
+
+// Add joins policies and their modules (helpers too) to the set, keeping
+// the policies in name order.
+func (s *Set) Add(pols []*Policy, mods []*Module) {
+	s.Policies = append(s.Policies, pols...)
+	s.Modules = append(s.Modules, mods...)
+	slices.SortStableFunc(s.Policies, func(a, b *Policy) int { return cmp.Compare(a.Name, b.Name) })
 }
 
 // guessStyle: package main is conftest's convention; a package that reads

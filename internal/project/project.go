@@ -20,6 +20,7 @@ import (
 	"github.com/continuums/attest/internal/engine"
 	"github.com/continuums/attest/internal/exemption"
 	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/gatekeeper"
 	"github.com/continuums/attest/internal/manifest"
 	"github.com/continuums/attest/internal/policy"
 	"github.com/continuums/attest/library"
@@ -54,6 +55,9 @@ type Project struct {
 	// run's findings, and they make the exit code 2.
 	Errors []finding.Error
 	Notes  []finding.Note
+	// Gatekeeper holds the ConstraintTemplates and Constraints found among
+	// the policy paths (nil when there are none or they are disabled).
+	Gatekeeper *gatekeeper.Set
 
 	Parallel        int
 	Threshold       finding.Severity
@@ -86,6 +90,7 @@ func Open(ctx context.Context, o Options) (*Project, error) {
 	p.Errors = append(p.Errors, perrs...)
 	p.Policies = set
 	p.configurePolicies()
+	gkOpts := p.loadGatekeeper(ctx, cfg, o, set)
 	if o.OnlyPolicy != "" {
 		for _, pol := range set.Policies {
 			pol.Enabled = pol.Name == o.OnlyPolicy || pol.Package == o.OnlyPolicy
@@ -102,6 +107,7 @@ func Open(ctx context.Context, o Options) (*Project, error) {
 	if cfg.Policy.Debug && o.Debug != nil {
 		eopts = append(eopts, engine.WithDebug(o.Debug))
 	}
+	eopts = append(eopts, gkOpts...)
 	eng, cerrs, err := engine.New(ctx, set, eopts...)
 	p.Errors = append(p.Errors, cerrs...)
 	if err != nil {

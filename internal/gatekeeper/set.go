@@ -1,0 +1,286 @@
+package gatekeeper
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/manifest"
+	"github.com/continuums/attest/internal/policy"
+)
+
+// maxFile caps one template or constraint file.
+const maxFile = 8 << 20
+
+// Set is the templates and constraints that validated, ready for the
+// engine.
+type Set struct {
+	templates   []*compiledTemplate
+	constraints map[string][]*Constraint // by template kind
+	point       string
+	cluster     *Cluster
+	inventory   bool
+	nsSelector  bool
+}
+
+type buildOptions struct {
+	point   string
+	cluster *Cluster
+}
+
+// BuildOption configures Build.
+type BuildOption func(*buildOptions)
+
+// WithEnforcementPoint names where the constraints are enforced, for
+// scoped enforcement actions (default gator.gatekeeper.sh: attest's CLI
+// is Gatekeeper's offline tool).
+func WithEnforcementPoint(p string) BuildOption { return func(o *buildOptions) { o.point = p } }
+
+// WithCluster sets the namespaces and inventory the match and data.inventory
+// read (default: an empty cluster that Observe fills).
+func WithCluster(c *Cluster) BuildOption { return func(o *buildOptions) { o.cluster = c } }
+
+// Build checks templates and constraints as Gatekeeper's admission of them
+// would: each template's Rego compiles alone, each constraint names a known
+// template and its parameters fit the template's schema. What fails is
+// reported with file and line and left out.
+func Build(objs Objects, opts ...BuildOption) (*Set, []finding.Error) {
+	o := buildOptions{point: PointGator}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.cluster == nil {
+		o.cluster = NewCluster()
+	}
+	s := &Set{constraints: map[string][]*Constraint{}, point: o.point, cluster: o.cluster}
+	var errs []finding.Error
+	byKind := map[string]*Template{}
+	var bad = map[string]bool{} // kinds whose template failed: no second error per constraint
+	for _, t := range objs.Templates {
+		if prev := byKind[t.Kind]; prev != nil {
+			errs = append(errs, finding.Error{Location: t.Location, Message: "ConstraintTemplate " + t.Name + " is defined twice (first at " + prev.Location.String() + ")"})
+			continue
+		}
+		byKind[t.Kind] = t
+		if t.CELOnly {
+			errs = append(errs, finding.Error{Location: t.Location, Message: "ConstraintTemplate " + t.Name + ": only K8sNativeValidation (CEL) code, which attest does not evaluate; add a Rego engine source"})
+			bad[t.Kind] = true
+			continue
+		}
+		ct, terrs := compileTemplate(t)
+		if terrs != nil {
+			errs = append(errs, terrs...)
+			bad[t.Kind] = true
+			continue
+		}
+		s.templates = append(s.templates, ct)
+		s.inventory = s.inventory || ct.inventory
+	}
+	for _, c := range objs.Constraints {
+		t := byKind[c.Kind]
+		if t == nil {
+			errs = append(errs, finding.Error{Location: c.Location, Message: "constraint " + c.Name + " is of kind " + c.Kind + ", which no ConstraintTemplate defines"})
+			continue
+		}
+		if bad[c.Kind] {
+			continue
+		}
+		if cerrs := ValidateConstraint(t, c); cerrs != nil {
+			errs = append(errs, cerrs...)
+			continue
+		}
+		if slices.ContainsFunc(s.constraints[c.Kind], func(x *Constraint) bool { return x.Name == c.Name }) {
+			errs = append(errs, finding.Error{Location: c.Location, Message: c.Kind + " " + c.Name + " is defined twice"})
+			continue
+		}
+		s.constraints[c.Kind] = append(s.constraints[c.Kind], c)
+		s.nsSelector = s.nsSelector || c.Match.NamespaceSelector != nil
+	}
+	return s, errs
+}
+
+// ValidateConstraint checks a constraint's parameters against its
+// template's schema; errors point at the offending field.
+func ValidateConstraint(t *Template, c *Constraint) []finding.Error {
+	if t.Schema == nil || c.Parameters == nil {
+		return nil
+	}
+	var out []finding.Error
+	for _, e := range Validate(t.Schema, c.Parameters) {
+		loc := c.Location
+		if n := nodeAt(c.params, e.Path); n != nil {
+			loc.Line, loc.Column = n.Line, n.Column
+		}
+		out = append(out, finding.Error{Location: loc, Message: c.Kind + " " + c.Name + ": " + e.Error()})
+	}
+	return out
+}
+
+// Cluster is what the match and data.inventory read.
+func (s *Set) Cluster() *Cluster { return s.cluster }
+
+// NeedsFirstPass reports whether every input must be seen before any is
+// evaluated: a template reads data.inventory, or a constraint selects
+// namespaces by label.
+func (s *Set) NeedsFirstPass() bool { return s.inventory || s.nsSelector }
+
+// ReadsInventory reports whether a template reads data.inventory.
+func (s *Set) ReadsInventory() bool { return s.inventory }
+
+// Empty reports whether there is nothing to evaluate.
+func (s *Set) Empty() bool { return len(s.templates) == 0 }
+
+// Policies gives one policy per template with one instance per constraint,
+// and every module (the templates' and their libs') for the compiler. A
+// template without constraints is compiled but produces nothing, as in
+// Gatekeeper.
+func (s *Set) Policies() ([]*policy.Policy, []*policy.Module, []finding.Error) {
+	var pols []*policy.Policy
+	var mods []*policy.Module
+	var errs []finding.Error
+	for _, ct := range s.templates {
+		p, perrs := policy.FromModules(ct.t.Name, policy.StyleGatekeeper, []*policy.Module{ct.main}, "violation")
+		errs = append(errs, perrs...)
+		p.Engine = EngineName
+		p.Title = ct.t.Title
+		p.Description = ct.t.Description
+		for _, c := range s.constraints[ct.t.Kind] {
+			enf, ok := c.EnforcementAt(s.point)
+			if !ok {
+				continue
+			}
+			p.Instances = append(p.Instances, policy.Instance{
+				Name:        c.Name,
+				Parameters:  c.Parameters,
+				Enforcement: enf,
+				Match:       s.matcher(c),
+			})
+		}
+		if len(p.Instances) == 0 {
+			// Nothing to query; the Rego is still compiled so errors show.
+			p.Enabled = false
+		}
+		pols = append(pols, p)
+		mods = append(mods, ct.main)
+		mods = append(mods, ct.libs...)
+	}
+	return pols, mods, errs
+}
+
+func (s *Set) matcher(c *Constraint) func(r *manifest.Resource, old ast.Value) bool {
+	m := c.Match
+	lookup := s.cluster.Namespace
+	return func(r *manifest.Resource, old ast.Value) bool {
+		if m.Matches(objectOf(r), lookup) {
+			return true
+		}
+		// On UPDATE Gatekeeper matches when the old object does.
+		if old != nil {
+			if o, ok := objectOfValue(old); ok && m.LabelSelector != nil {
+				return m.Matches(o, lookup)
+			}
+		}
+		return false
+	}
+}
+
+// Observe feeds the first pass.
+// Without a template reading data.inventory only Namespaces are kept.
+func (s *Set) Observe(r *manifest.Resource) {
+	if s.inventory {
+		s.cluster.Observe(r)
+		return
+	}
+	if r != nil && r.APIVersion == "v1" && r.Kind == "Namespace" {
+		s.cluster.mu.Lock()
+		s.cluster.namespaces[r.Name] = r.Labels
+		s.cluster.mu.Unlock()
+	}
+}
+
+// Data is the base document the engine needs after the first pass.
+func (s *Set) Data() map[string]any {
+	if !s.inventory {
+		return nil
+	}
+	return map[string]any{"inventory": s.cluster.Inventory()}
+}
+
+// LoadPaths reads every ConstraintTemplate and Constraint in YAML and JSON
+// files under paths (files or directories, walked recursively, skipping
+// hidden directories).
+func LoadPaths(ctx context.Context, paths ...string) (Objects, []finding.Error) {
+	var objs Objects
+	var errs []finding.Error
+	for _, root := range paths {
+		if ctx.Err() != nil {
+			break
+		}
+		info, err := os.Stat(root)
+		if err != nil {
+			continue // policy.Load reports missing policy paths
+		}
+		if !info.IsDir() && !isYAML(root) {
+			continue
+		}
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if d.IsDir() {
+				if p != root && strings.HasPrefix(d.Name(), ".") {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if !isYAML(p) {
+				return nil
+			}
+			o, ferrs := LoadFile(p)
+			objs.Templates = append(objs.Templates, o.Templates...)
+			objs.Constraints = append(objs.Constraints, o.Constraints...)
+			errs = append(errs, ferrs...)
+			return nil
+		})
+	}
+	return objs, errs
+}
+
+// LoadFile reads one file.
+func LoadFile(p string) (Objects, []finding.Error) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return Objects{}, []finding.Error{{Location: finding.Location{File: p}, Message: "cannot read: " + errText(err)}}
+	}
+	if info.Size() > maxFile {
+		return Objects{}, []finding.Error{{Location: finding.Location{File: p}, Message: "file is over the 8 MiB limit"}}
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return Objects{}, []finding.Error{{Location: finding.Location{File: p}, Message: "cannot read: " + errText(err)}}
+	}
+	return Parse(p, data)
+}
+
+func errText(err error) string {
+	var pe *fs.PathError
+	if e, ok := err.(*fs.PathError); ok {
+		pe = e
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func isYAML(p string) bool {
+	switch strings.ToLower(filepath.Ext(p)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,72 @@
+package project
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/continuums/attest/internal/config"
+	"github.com/continuums/attest/internal/engine"
+	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/gatekeeper"
+	"github.com/continuums/attest/internal/policy"
+)
+
+// loadGatekeeper (after the config has been applied to the Rego policies,
+// so opa_enabled: false leaves these alone) adds the ConstraintTemplates and Constraints found among
+// the policy paths to set, when policy.gatekeeper_enabled (default true)
+// allows, and returns the engine options they need: the first pass that
+// builds data.inventory and learns the namespaces' labels.
+func (p *Project) loadGatekeeper(ctx context.Context, cfg *config.Config, o Options, set *policy.Set) []engine.Option {
+	if cfg.Policy.GatekeeperEnabled != nil && !*cfg.Policy.GatekeeperEnabled {
+		return nil
+	}
+	if cfg.Policy.Enabled != nil && !*cfg.Policy.Enabled {
+		return nil
+	}
+	var paths []string
+	if dir := filepath.Join(o.Dir, "policies"); isDir(dir) {
+		paths = append(paths, dir)
+	}
+	if bp := cfg.Policy.PolicyBundlePath; bp != "" {
+		if !filepath.IsAbs(bp) {
+			bp = filepath.Join(o.Dir, bp)
+		}
+		if fi, err := os.Stat(bp); err == nil && fi.IsDir() && filepath.Clean(bp) != filepath.Clean(filepath.Join(o.Dir, "policies")) {
+			paths = append(paths, bp)
+		}
+	}
+	paths = append(paths, o.PolicyPaths...)
+	objs, errs := gatekeeper.LoadPaths(ctx, paths...)
+	p.Errors = append(p.Errors, errs...)
+	if len(objs.Templates) == 0 && len(objs.Constraints) == 0 {
+		return nil
+	}
+	point := gatekeeper.PointGator
+	if o.Mode == "admission" {
+		point = gatekeeper.PointValidation
+	}
+	gk, berrs := gatekeeper.Build(objs, gatekeeper.WithEnforcementPoint(point))
+	p.Errors = append(p.Errors, berrs...)
+	pols, mods, perrs := gk.Policies()
+	p.Errors = append(p.Errors, perrs...)
+	set.Add(pols, mods)
+	p.Gatekeeper = gk
+	if n := len(objs.Templates); n > 0 {
+		p.Notes = append(p.Notes, finding.Note{Message: gatekeeperNote(n, len(objs.Constraints))})
+	}
+	return []engine.Option{engine.WithFirstPass(gk)}
+}
+
+func gatekeeperNote(templates, constraints int) string {
+	return "Gatekeeper: " + plural(templates, "ConstraintTemplate") + " and " + plural(constraints, "Constraint") + " evaluated (policy.gatekeeper_enabled)"
+}
+
+func plural(n int, word string) string {
+	s := word + "s"
+	if n == 1 {
+		s = word
+	}
+	return strconv.Itoa(n) + " " + s
+}
