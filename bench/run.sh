@@ -103,7 +103,7 @@ corpus() {
 measure() {
 	local name=$1 outfile=$2 rc=0
 	shift 2
-	/usr/bin/time -f '%e %M' -o "$OUT/$name.time1" "$@" >"$outfile" 2>"$OUT/$name.stderr" || rc=$?
+	/usr/bin/time -f '%e %M %U %S' -o "$OUT/$name.time1" "$@" >"$outfile" 2>"$OUT/$name.stderr" || rc=$?
 	if [ "$rc" -gt 1 ]; then
 		echo "bench: '$*' exited $rc; its stderr:" >&2
 		tail -n 20 "$OUT/$name.stderr" >&2
@@ -113,7 +113,7 @@ measure() {
 	tail -n 1 "$OUT/$name.time1" >>"$OUT/$name.times"
 }
 
-run_tool() { # run_tool TOOL SIZE DIR -> prints "median_s median_mib"
+run_tool() { # run_tool TOOL SIZE DIR -> prints "median_s median_mib median_cpu_s"
 	local tool=$1 n=$2 dir=$3 name="$1-$2" i
 	local -a cmd
 	if [ "$tool" = conftest ]; then
@@ -129,10 +129,11 @@ run_tool() { # run_tool TOOL SIZE DIR -> prints "median_s median_mib"
 		log "$tool, $n manifests: run $i/$RUNS"
 		measure "$name" "$OUT/$name.run.json" "${cmd[@]}"
 	done
-	local t m
+	local t m c
 	t=$(awk '{print $1}' "$OUT/$name.times" | median)
 	m=$(awk '{print $2/1024}' "$OUT/$name.times" | median)
-	echo "$t $m"
+	c=$(awk '{print $3 + $4}' "$OUT/$name.times" | median)
+	echo "$t $m $c"
 }
 
 fmt() { awk -v x="$1" -v f="$2" 'BEGIN {printf f, x}'; }
@@ -144,19 +145,19 @@ if awk -v l="$load_start" -v n="$(nproc)" 'BEGIN {exit !(l + 0 > n / 2)}'; then
 	log "warning: the machine is busy (load average $load_start on $(nproc) CPUs); times will be inflated"
 fi
 status=0
-declare -A CT_T CT_M AT_T AT_M SAME
+declare -A CT_T CT_M CT_C AT_T AT_M AT_C SAME
 for n in $SIZES; do
 	case "$n" in '' | *[!0-9]*) die "sizes must be numbers, not '$n'" ;; esac
 	log "corpus of $n manifests"
 	dir=$(corpus "$n")
 	res=$(run_tool conftest "$n" "$dir")
-	read -r "CT_T[$n]" "CT_M[$n]" <<<"$res"
+	read -r "CT_T[$n]" "CT_M[$n]" "CT_C[$n]" <<<"$res"
 	if [ "$CONFTEST_ONLY" = 1 ]; then
 		SAME[$n]="not compared"
 		continue
 	fi
 	res=$(run_tool attest "$n" "$dir")
-	read -r "AT_T[$n]" "AT_M[$n]" <<<"$res"
+	read -r "AT_T[$n]" "AT_M[$n]" "AT_C[$n]" <<<"$res"
 	if cmp_out=$("$BIN/bench-compare" -root "$dir" -conftest "$OUT/conftest-$n.json" -attest "$OUT/attest-$n.json" 2>&1); then
 		SAME[$n]="same (${cmp_out#same findings: })"
 	else
@@ -180,22 +181,25 @@ else
 	echo "- attest: built from $ATTEST_REV"
 fi
 echo "- policies: bench/policies (10 conftest-style rules, package main); corpus: bench/corpusgen -seed $SEED"
-echo "- median of $RUNS runs after one warm-up; wall time and peak RSS from /usr/bin/time; load average $load_start before, $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?") after"
+echo "- median of $RUNS runs after one warm-up; wall time, CPU time (user+sys) and peak RSS from /usr/bin/time; load average $load_start before, $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?") after"
 echo
-echo "| manifests | conftest time | attest time | time ratio (conftest/attest) | conftest peak RSS | attest peak RSS | memory ratio | attest per manifest | findings |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+echo "| manifests | conftest time | attest time | time ratio (conftest/attest) | conftest CPU | attest CPU | CPU ratio | conftest peak RSS | attest peak RSS | memory ratio | attest per manifest | findings |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 for n in $SIZES; do
 	ct="$(fmt "${CT_T[$n]}" "%.2f s")"
 	cm="$(fmt "${CT_M[$n]}" "%.0f MiB")"
+	cc="$(fmt "${CT_C[$n]}" "%.2f s")"
 	if [ "$CONFTEST_ONLY" = 1 ]; then
-		at="pending" am="pending" tr="pending" mr="pending" per="pending"
+		at="pending" am="pending" tr="pending" mr="pending" per="pending" ac="pending" cr="pending"
 	else
+		ac="$(fmt "${AT_C[$n]}" "%.2f s")"
+		cr="$(ratio "${CT_C[$n]}" "${AT_C[$n]}")"
 		at="$(fmt "${AT_T[$n]}" "%.2f s")"
 		am="$(fmt "${AT_M[$n]}" "%.0f MiB")"
 		tr="$(ratio "${CT_T[$n]}" "${AT_T[$n]}")"
 		mr="$(ratio "${CT_M[$n]}" "${AT_M[$n]}")"
 		per="$(awk -v t="${AT_T[$n]}" -v n="$n" 'BEGIN {printf "%.0f µs", t * 1e6 / n}')"
 	fi
-	echo "| $n | $ct | $at | $tr | $cm | $am | $mr | $per | ${SAME[$n]} |"
+	echo "| $n | $ct | $at | $tr | $cc | $ac | $cr | $cm | $am | $mr | $per | ${SAME[$n]} |"
 done
 exit $status
