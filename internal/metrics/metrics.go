@@ -41,6 +41,7 @@ const (
 	HTTPRequests      = "attest_http_requests_total"
 	HTTPDuration      = "attest_http_request_duration_seconds"
 	AdmissionReviews  = "attest_admission_reviews_total"
+	InFlight          = "attest_http_requests_in_flight"
 )
 
 // Metrics is one set of attest's series on its own registry.
@@ -59,6 +60,7 @@ type Metrics struct {
 	httpReqs    *prometheus.CounterVec
 	httpDur     *prometheus.HistogramVec
 	admission   *prometheus.CounterVec
+	inFlight    prometheus.Gauge
 }
 
 type options struct {
@@ -148,7 +150,11 @@ func New(opts ...Option) *Metrics {
 			Name: AdmissionReviews,
 			Help: "Admission reviews answered, by operation and decision (allowed, denied, error).",
 		}, []string{"operation", "decision"})
-		m.reg.MustRegister(m.httpReqs, m.httpDur, m.admission)
+		m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: InFlight,
+			Help: "Admission and evaluation requests being served.",
+		})
+		m.reg.MustRegister(m.httpReqs, m.httpDur, m.admission, m.inFlight)
 	}
 	if o.runtime {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -284,6 +290,13 @@ func (m *Metrics) ObserveHTTP(handler string, code int, d time.Duration) {
 	}
 	m.httpReqs.WithLabelValues(handler, fmt.Sprint(code)).Inc()
 	m.httpDur.WithLabelValues(handler).Observe(d.Seconds())
+}
+
+// InFlightAdd moves the in-flight gauge by delta (server metrics only).
+func (m *Metrics) InFlightAdd(delta float64) {
+	if m.inFlight != nil {
+		m.inFlight.Add(delta)
+	}
 }
 
 // Admission counts one admission decision (server metrics only).

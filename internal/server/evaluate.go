@@ -1,0 +1,75 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/continuums/attest/internal/check"
+	"github.com/continuums/attest/internal/decision"
+	"github.com/continuums/attest/internal/engine"
+	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/manifest"
+	"github.com/continuums/attest/internal/report"
+)
+
+// timedEvaluator measures each resource's evaluation for the histogram.
+type timedEvaluator struct {
+	e *engine.Engine
+	s *Server
+}
+
+func (t timedEvaluator) Evaluate(ctx context.Context, r *manifest.Resource, call engine.Call) []finding.Finding {
+	start := time.Now()
+	fs := t.e.Evaluate(ctx, r, call)
+	t.s.metrics.ObserveDuration(engineOf(fs), time.Since(start))
+	return fs
+}
+
+// handleEvaluate answers exactly what `attest policy check - --format
+// json` prints for the same manifests: the body is read as stdin is, and
+// the run is check.Run's. ?strict=true makes warnings fail as --strict
+// does. The verdict is in the report (summary.passed) and in the
+// X-Attest-Exit-Code header; the HTTP status is 200 whatever it is.
+func (s *Server) handleEvaluate(w http.ResponseWriter, r *http.Request) {
+	snap := s.state.Load()
+	if snap == nil {
+		writeError(w, http.StatusServiceUnavailable, errNotReady)
+		return
+	}
+	body, code, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, code, err)
+		return
+	}
+	strict, _ := strconv.ParseBool(r.URL.Query().Get("strict"))
+	ctx, cancel := context.WithTimeout(r.Context(), s.o.evalTimeout)
+	defer cancel()
+	p := snap.Project
+	// A loader of its own reads the body as stdin; every other setting is
+	// the defaults the project's loader has too.
+	loader := manifest.NewLoader(manifest.WithStdin(bytes.NewReader(body)), manifest.WithMaxFileSize(s.o.bodyLimit))
+	res := check.Run(ctx, loader, timedEvaluator{p.Engine, s}, []string{"-"}, check.WithParallel(1), check.WithExempter(p.Exempter))
+	res.Notes = append(append([]finding.Note(nil), p.Notes...), res.Notes...)
+	res.Rules = p.Engine.Rules()
+	res.Sort()
+	s.metrics.RecordResult(snap.policies, res)
+	dopts := decision.Options{Strict: strict, Threshold: p.Threshold, FailOnViolation: p.FailOnViolation}
+	exit := decision.Decide(res, dopts)
+	rep, err := report.New(report.FormatJSON, report.WithToolVersion(s.o.version),
+		report.WithFailFunc(func(f *finding.Finding) bool { return decision.Fails(f, dopts) }))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := rep.Report(&buf, res); err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Attest-Exit-Code", strconv.Itoa(exit))
+	_, _ = w.Write(buf.Bytes())
+}

@@ -1,0 +1,385 @@
+// Package server is `attest serve`: the Allow/Deny decision of the spec's
+// architecture (section 2) as a Kubernetes admission webhook, the same
+// findings over HTTP for pipelines and GitOps controllers, and the
+// Prometheus metrics of section 9. It evaluates with the project the CLI
+// opens (internal/project): one engine, one configuration, one set of
+// exemptions, never a copy with its own rules.
+//
+// Policies are swapped whole: a reload compiles a new project off to the
+// side and publishes it with one atomic store, so a request sees either
+// the old policies or the new ones, never a mix, and a failed reload
+// leaves the last good policies in place.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/continuums/attest/internal/metrics"
+	"github.com/continuums/attest/internal/policy"
+	"github.com/continuums/attest/internal/project"
+)
+
+// Defaults, chosen for an admission webhook: kube-apiserver waits at most
+// 10 s (timeoutSeconds, default 10) for an answer, so a decision must come
+// well before that.
+const (
+	DefaultAddr         = "127.0.0.1:8443"
+	DefaultBodyLimit    = 6 << 20 // an AdmissionReview holds object and oldObject, each up to etcd's 1.5 MiB, in JSON
+	DefaultEvalTimeout  = 3 * time.Second
+	DefaultReadTimeout  = 10 * time.Second
+	DefaultWriteTimeout = 15 * time.Second
+	DefaultIdleTimeout  = 90 * time.Second
+	DefaultShutdown     = 20 * time.Second
+	DefaultPoll         = 30 * time.Second
+	maxPollBackoff      = 5 * time.Minute
+)
+
+// Snapshot is one loaded and compiled set of policies with the
+// configuration and exemptions that came with it.
+type Snapshot struct {
+	Project  *project.Project
+	Source   string // "local", "path" or "url": where the policies came from
+	Revision string // the bundle's manifest revision, when there is one
+	LoadedAt time.Time
+	policies []string
+}
+
+// Policies are the enabled policies' names, for the evaluation counters.
+func (s *Snapshot) Policies() []string { return s.policies }
+
+// LoadFunc loads the policies. force is true on an explicit reload
+// (SIGHUP, Reload); otherwise it may return (nil, nil) when nothing
+// changed since the last call (a 304 from the bundle server, the same
+// local files), which costs no compile.
+type LoadFunc func(ctx context.Context, force bool) (*Snapshot, error)
+
+// LoadError says which step of a load failed, for the failure metric.
+type LoadError struct {
+	Source string // local, path, url
+	Reason string // download, verify, read, compile, config
+	Err    error
+}
+
+func (e *LoadError) Error() string { return e.Source + " policies: " + e.Reason + ": " + e.Err.Error() }
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// Server answers admission reviews and evaluation requests.
+type Server struct {
+	o       options
+	state   atomic.Pointer[Snapshot]
+	reload  sync.Mutex // one load at a time; requests never wait on it
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	dlog    *slog.Logger // decision log, nil when off
+}
+
+type options struct {
+	addr         string
+	certFile     string
+	keyFile      string
+	load         LoadFunc
+	logger       *slog.Logger
+	decisionLog  io.Writer
+	bodyLimit    int64
+	evalTimeout  time.Duration
+	readTimeout  time.Duration
+	writeTimeout time.Duration
+	shutdown     time.Duration
+	poll         time.Duration
+	metrics      *metrics.Metrics
+	version      string
+}
+
+// Option configures New.
+type Option func(*options)
+
+// WithAddr sets the listen address (host:port).
+func WithAddr(a string) Option { return func(o *options) { o.addr = a } }
+
+// WithTLS serves HTTPS with the certificate and key files, reread when
+// they change (cert-manager renews them in place).
+func WithTLS(certFile, keyFile string) Option {
+	return func(o *options) { o.certFile, o.keyFile = certFile, keyFile }
+}
+
+// WithLoader sets how policies are loaded (required).
+func WithLoader(fn LoadFunc) Option { return func(o *options) { o.load = fn } }
+
+// WithLogger sets the structured log (default: JSON to stderr is the
+// caller's choice; nil discards).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithDecisionLog writes one JSON line per admission decision to w.
+func WithDecisionLog(w io.Writer) Option { return func(o *options) { o.decisionLog = w } }
+
+// WithBodyLimit caps a request body in bytes.
+func WithBodyLimit(n int64) Option { return func(o *options) { o.bodyLimit = n } }
+
+// WithEvalTimeout bounds the evaluation of one request.
+func WithEvalTimeout(d time.Duration) Option { return func(o *options) { o.evalTimeout = d } }
+
+// WithTimeouts sets the HTTP read and write timeouts.
+func WithTimeouts(read, write time.Duration) Option {
+	return func(o *options) { o.readTimeout, o.writeTimeout = read, write }
+}
+
+// WithShutdownGrace bounds how long shutdown waits for in-flight requests.
+func WithShutdownGrace(d time.Duration) Option { return func(o *options) { o.shutdown = d } }
+
+// WithPollInterval sets how often the loader is asked for changes (bundle
+// URL, local policy files); 0 turns polling off.
+func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll = d } }
+
+// WithMetrics uses m instead of a new set of series.
+func WithMetrics(m *metrics.Metrics) Option { return func(o *options) { o.metrics = m } }
+
+// WithVersion names attest's version in the JSON reports.
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
+// errNotReady answers requests that come before the first good load.
+var errNotReady = errors.New("policies not loaded yet")
+
+// New makes a server; it does not load policies (Reload or Run does).
+func New(opts ...Option) (*Server, error) {
+	o := options{
+		addr:         DefaultAddr,
+		bodyLimit:    DefaultBodyLimit,
+		evalTimeout:  DefaultEvalTimeout,
+		readTimeout:  DefaultReadTimeout,
+		writeTimeout: DefaultWriteTimeout,
+		shutdown:     DefaultShutdown,
+		poll:         DefaultPoll,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.load == nil {
+		return nil, errors.New("server: no policy loader")
+	}
+	if (o.certFile == "") != (o.keyFile == "") {
+		return nil, errors.New("server: --tls-cert and --tls-key go together")
+	}
+	if o.certFile == "" && !loopback(o.addr) {
+		return nil, fmt.Errorf("server: %s is not a loopback address: plain HTTP is only served on loopback; give --tls-cert and --tls-key", o.addr)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	if o.metrics == nil {
+		o.metrics = metrics.New(metrics.WithRuntime(), metrics.WithServer())
+	}
+	s := &Server{o: o, metrics: o.metrics, log: o.logger}
+	if o.decisionLog != nil {
+		s.dlog = slog.New(slog.NewJSONHandler(o.decisionLog, nil))
+	}
+	return s, nil
+}
+
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Metrics are the server's series.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// Snapshot is the policies in use, nil before the first good load.
+func (s *Server) Snapshot() *Snapshot { return s.state.Load() }
+
+// Ready reports whether policies are loaded and compiled.
+func (s *Server) Ready() bool { return s.state.Load() != nil }
+
+// Reload loads the policies and swaps them in if the load succeeds. With
+// force false the loader may report that nothing changed. On failure the
+// policies in use stay, and the failure is counted and logged.
+func (s *Server) Reload(ctx context.Context, force bool) error {
+	s.reload.Lock()
+	defer s.reload.Unlock()
+	snap, err := s.o.load(ctx, force)
+	if err != nil {
+		src, reason := "local", "load"
+		var le *LoadError
+		if errors.As(err, &le) {
+			src, reason = le.Source, le.Reason
+		}
+		s.metrics.BundleFailed(src, reason)
+		s.log.LogAttrs(ctx, slog.LevelError, "policy load failed; the last good policies stay in use",
+			slog.String("source", src), slog.String("reason", reason), slog.String("error", err.Error()),
+			slog.Bool("serving", s.Ready()))
+		return err
+	}
+	if snap == nil {
+		return nil
+	}
+	if snap.LoadedAt.IsZero() {
+		snap.LoadedAt = time.Now()
+	}
+	snap.policies = metrics.PolicyNames(snap.Project.Engine.Policies(), func(p *policy.Policy) string { return p.Name })
+	s.state.Store(snap)
+	s.metrics.BundleLoaded(snap.LoadedAt, snap.Source, snap.Revision, len(snap.policies))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "policies loaded", slog.String("source", snap.Source),
+		slog.String("revision", snap.Revision), slog.Int("policies", len(snap.policies)))
+	return nil
+}
+
+// Handler is every endpoint, for tests and embedding.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/admission", s.instrument("admission", http.HandlerFunc(s.handleAdmission)))
+	mux.Handle("POST /v1/evaluate", s.instrument("evaluate", http.HandlerFunc(s.handleEvaluate)))
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.Ready() {
+			http.Error(w, "policies not loaded yet", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// statusWriter remembers the status code for metrics and logs.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (s *Server) instrument(name string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		s.metrics.InFlightAdd(1)
+		defer s.metrics.InFlightAdd(-1)
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		if sw.code == 0 {
+			sw.code = http.StatusOK
+		}
+		d := time.Since(start)
+		s.metrics.ObserveHTTP(name, sw.code, d)
+		if sw.code >= 400 {
+			// Method, path, status and peer only: never the body, headers
+			// or query, which may carry tokens.
+			s.log.LogAttrs(r.Context(), slog.LevelWarn, "request refused", slog.String("handler", name),
+				slog.Int("status", sw.code), slog.String("remote", r.RemoteAddr), slog.Duration("duration", d))
+		}
+	})
+}
+
+// Run loads the policies, serves until ctx is done, then shuts down
+// gracefully: the listener closes, in-flight requests finish (up to the
+// shutdown grace). A first load that fails does not stop the server: it
+// stays unready (GET /readyz 503) and retries on the poll interval.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", s.o.addr)
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	_ = s.Reload(ctx, true)
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: min(s.o.readTimeout, 5*time.Second),
+		ReadTimeout:       s.o.readTimeout,
+		WriteTimeout:      s.o.writeTimeout,
+		IdleTimeout:       DefaultIdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if s.o.certFile != "" {
+		cr, err := newCertReloader(s.o.certFile, s.o.keyFile)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cr.get}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "serving", slog.String("addr", ln.Addr().String()), slog.Bool("tls", s.o.certFile != ""))
+
+	pollDone := make(chan struct{})
+	pctx, stopPoll := context.WithCancel(ctx)
+	go func() {
+		defer close(pollDone)
+		s.poll(pctx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.log.Info("shutting down: finishing in-flight requests")
+		sctx, cancel := context.WithTimeout(context.Background(), s.o.shutdown)
+		err = srv.Shutdown(sctx)
+		cancel()
+		if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
+	}
+	stopPoll()
+	<-pollDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// poll asks the loader for changes; after a failure it waits longer each
+// time (up to maxPollBackoff), so a broken bundle server is not hammered.
+func (s *Server) poll(ctx context.Context) {
+	if s.o.poll <= 0 {
+		return
+	}
+	wait := s.o.poll
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// A failed first load is retried in full.
+		if err := s.Reload(ctx, !s.Ready()); err != nil {
+			wait = min(wait*2, maxPollBackoff)
+		} else {
+			wait = s.o.poll
+		}
+		t.Reset(wait)
+	}
+}

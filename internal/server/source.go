@@ -1,0 +1,264 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/continuums/attest/internal/bundle"
+	"github.com/continuums/attest/internal/config"
+	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/project"
+)
+
+// Source loads the project the way `attest policy check` does, plus the
+// bundles of `policy_bundle_url` and (when keys are configured) a verified
+// `policy_bundle_path`. Its Load is the server's LoadFunc.
+type Source struct {
+	base    project.Options
+	tmp     string // verified bundle copies
+	fetchOp []bundle.FetchOption
+
+	mu          sync.Mutex
+	fetcher     *bundle.Fetcher
+	fingerprint string
+	urlBundle   string // path of the verified copy of the URL's bundle in use
+	urlRev      string
+	pending     pendingBundle
+	seq         int
+}
+
+// SourceOption configures NewSource.
+type SourceOption func(*Source)
+
+// WithFetchOptions passes options to the bundle fetcher (client, timeout).
+func WithFetchOptions(opts ...bundle.FetchOption) SourceOption {
+	return func(s *Source) { s.fetchOp = append(s.fetchOp, opts...) }
+}
+
+// NewSource loads from the project options o (Mode is set to admission).
+func NewSource(o project.Options, opts ...SourceOption) (*Source, error) {
+	if o.Dir == "" {
+		o.Dir = "."
+	}
+	o.Mode = "admission"
+	tmp, err := os.MkdirTemp("", "attest-bundles-")
+	if err != nil {
+		return nil, fmt.Errorf("bundle cache: %w", err)
+	}
+	s := &Source{base: o, tmp: tmp}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s, nil
+}
+
+// Close removes the verified bundle copies.
+func (s *Source) Close() error { return os.RemoveAll(s.tmp) }
+
+// Load is a LoadFunc.
+func (s *Source) Load(ctx context.Context, force bool) (*Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.base
+	cfg, err := loadConfig(o)
+	if err != nil {
+		return nil, &LoadError{Source: "local", Reason: "config", Err: err}
+	}
+	fp := s.localFingerprint(cfg.Policy.PolicyBundlePath)
+	localChanged := force || fp != s.fingerprint
+
+	keys, err := bundle.KeysFromConfig(cfg.Policy.BundleVerification.PublicKeys, o.Dir)
+	if err != nil {
+		return nil, &LoadError{Source: "local", Reason: "config", Err: err}
+	}
+	snap := &Snapshot{Source: "local"}
+
+	// policy_bundle_url: downloaded, verified, kept as a verified copy.
+	var etag string
+	urlChanged := false
+	if u := cfg.Policy.PolicyBundleURL; u != "" {
+		snap.Source = "url"
+		if s.fetcher == nil || s.fetcher.URL() != u {
+			s.fetcher = bundle.NewFetcher(u, s.fetchOp...)
+			s.urlBundle = ""
+		}
+		data, tag, err := s.fetcher.Fetch(ctx, s.urlBundle != "")
+		switch {
+		case errors.Is(err, bundle.ErrNotModified):
+			s.pending = pendingBundle{s.urlBundle, s.urlRev}
+		case err != nil:
+			return nil, &LoadError{Source: "url", Reason: "download", Err: err}
+		default:
+			b, err := bundle.Read(data, keys)
+			if err != nil {
+				return nil, &LoadError{Source: "url", Reason: "verify", Err: err}
+			}
+			path, err := s.keep(data)
+			if err != nil {
+				return nil, &LoadError{Source: "url", Reason: "read", Err: err}
+			}
+			urlChanged = true
+			etag = tag
+			defer func(prev string) {
+				// The new copy stays only if it is now the one in use.
+				if s.urlBundle != path {
+					os.Remove(path)
+				} else if prev != "" && prev != path {
+					os.Remove(prev)
+				}
+			}(s.urlBundle)
+			s.pendingURL(path, bundle.Revision(b))
+		}
+		o.PolicyPaths = append(append([]string(nil), o.PolicyPaths...), s.pending.path)
+		snap.Revision = s.pending.rev
+	}
+	if !localChanged && !urlChanged {
+		return nil, nil
+	}
+
+	// policy_bundle_path with keys: verified where it is, then loaded by
+	// the project as usual. The fingerprint taken before verification is
+	// compared after loading, so a bundle swapped in between is refused
+	// (and retried on the next poll) rather than loaded unverified.
+	bundlePath := ""
+	if bp := cfg.Policy.PolicyBundlePath; bp != "" {
+		if snap.Source == "local" {
+			snap.Source = "path"
+		}
+		bundlePath = bp
+		if !filepath.IsAbs(bundlePath) {
+			bundlePath = filepath.Join(o.Dir, bundlePath)
+		}
+	}
+	var pathFP string
+	if bundlePath != "" && keys.Required() {
+		pathFP = fingerprint(bundlePath)
+		b, err := bundle.ReadPath(bundlePath, keys)
+		if err != nil {
+			return nil, &LoadError{Source: "path", Reason: "verify", Err: err}
+		}
+		if snap.Source == "path" {
+			snap.Revision = bundle.Revision(b)
+		}
+	}
+
+	p, err := project.Open(ctx, o)
+	if err != nil {
+		return nil, &LoadError{Source: snap.Source, Reason: "compile", Err: err}
+	}
+	if len(p.Errors) > 0 {
+		return nil, &LoadError{Source: snap.Source, Reason: "compile", Err: joinErrors(p.Errors)}
+	}
+	if pathFP != "" && fingerprint(bundlePath) != pathFP {
+		return nil, &LoadError{Source: "path", Reason: "verify", Err: fmt.Errorf("%s changed while it was verified and loaded; trying again on the next poll", bundlePath)}
+	}
+	snap.Project = p
+	snap.LoadedAt = time.Now()
+	s.fingerprint = fp
+	if urlChanged {
+		s.urlBundle, s.urlRev = s.pending.path, s.pending.rev
+		s.fetcher.Accept(etag)
+	}
+	return snap, nil
+}
+
+// pending is the URL bundle this load tries; it becomes urlBundle only
+// when the load succeeds.
+type pendingBundle struct{ path, rev string }
+
+func (s *Source) pendingURL(path, rev string) { s.pending = pendingBundle{path, rev} }
+
+// keep writes verified bundle bytes to a file of their own.
+func (s *Source) keep(data []byte) (string, error) {
+	s.seq++
+	path := filepath.Join(s.tmp, fmt.Sprintf("url-bundle-%d.tar.gz", s.seq))
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+func joinErrors(list []finding.Error) error {
+	const show = 5
+	var b strings.Builder
+	for i, e := range list {
+		if i == show {
+			fmt.Fprintf(&b, "; and %d more", len(list)-show)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(e.Error())
+	}
+	return errors.New(b.String())
+}
+
+// loadConfig reads the configuration as project.Open will, for the bundle
+// settings the load needs first.
+func loadConfig(o project.Options) (*config.Config, error) {
+	opts := []config.Option{config.WithProjectDir(o.Dir)}
+	if o.GlobalFile != "" {
+		opts = append(opts, config.WithGlobalFile(o.GlobalFile))
+	}
+	if o.ConfigFile != "" {
+		opts = append(opts, config.WithFile(o.ConfigFile))
+	}
+	if o.Env != nil {
+		opts = append(opts, config.WithEnv(o.Env))
+	}
+	return config.Load(opts...)
+}
+
+// localFingerprint summarises the local files a load reads (configuration,
+// policies, exemptions, the bundle path) by name, size and modification
+// time, so polling notices an edit without compiling anything.
+func (s *Source) localFingerprint(bundlePath string) string {
+	o := s.base
+	roots := []string{filepath.Join(o.Dir, ".attest"), filepath.Join(o.Dir, "policies")}
+	if o.ConfigFile != "" {
+		roots = append(roots, o.ConfigFile)
+	}
+	if o.GlobalFile != "" {
+		roots = append(roots, o.GlobalFile)
+	}
+	if bundlePath != "" {
+		if !filepath.IsAbs(bundlePath) {
+			bundlePath = filepath.Join(o.Dir, bundlePath)
+		}
+		roots = append(roots, bundlePath)
+	}
+	roots = append(roots, o.PolicyPaths...)
+	return fingerprint(roots...)
+}
+
+// fingerprint hashes the names, sizes and modification times of every
+// file under roots.
+func fingerprint(roots ...string) string {
+	h := sha256.New()
+	for _, root := range roots {
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				fmt.Fprintf(h, "%s:missing\n", p)
+				return nil
+			}
+			if d.IsDir() {
+				return nil
+			}
+			if fi, err := d.Info(); err == nil {
+				fmt.Fprintf(h, "%s:%d:%d\n", p, fi.Size(), fi.ModTime().UnixNano())
+			}
+			return nil
+		})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
