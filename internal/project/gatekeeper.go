@@ -8,6 +8,7 @@ import (
 
 	"github.com/continuums/attest/internal/config"
 	"github.com/continuums/attest/internal/engine"
+	"github.com/continuums/attest/internal/exemption"
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/gatekeeper"
 	"github.com/continuums/attest/internal/policy"
@@ -69,4 +70,22 @@ func plural(n int, word string) string {
 		s = word
 	}
 	return strconv.Itoa(n) + " " + s
+}
+
+// EngineContext is the static input.context the engine evaluates with
+// (gatekeeper generate bakes it into the templates' wrappers).
+func (p *Project) EngineContext() map[string]any { return p.engineContext("admission") }
+
+// FileExemptions lists the project's file exemptions (errors are already
+// in p.Errors from Open).
+func (p *Project) FileExemptions() []exemption.Exemption {
+	file := p.Config.Exemptions.File
+	if file == "" {
+		file = filepath.Join(".attest", "exemptions.yaml")
+	}
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(p.Dir, file)
+	}
+	list, _ := exemption.LoadFile(file)
+	return list
 }

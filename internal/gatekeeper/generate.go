@@ -1,0 +1,618 @@
+package gatekeeper
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/format"
+	"gopkg.in/yaml.v3"
+
+	"github.com/continuums/attest/internal/exemption"
+	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/policy"
+)
+
+// GenerateInput is what generation reads from a project.
+type GenerateInput struct {
+	Policies *policy.Set
+	// Context is the static input.context attest evaluates with; it is
+	// baked into each template's wrapper (Gatekeeper has no such input).
+	Context    map[string]any
+	Exemptions []exemption.Exemption
+}
+
+// Generated is the output: YAML ready for kubectl apply (templates first:
+// their CRDs must exist before the constraints).
+type Generated struct {
+	Templates   []byte
+	Constraints []byte
+	// Notes say what could not be expressed.
+	Notes []string
+	// Kinds lists the generated templates' kinds, in order.
+	Kinds []string
+}
+
+// Well-known parameters get the names the spec's Gatekeeper examples use.
+var paramAliases = map[string]map[string]string{
+	"image-security": {"trusted_registries": "allowedRegistries"},
+}
+
+// kindAliases: the spec names image-security's template AttestImagePolicy.
+var kindAliases = map[string]string{"image-security": "AttestImagePolicy"}
+
+// Generate writes one ConstraintTemplate and one Constraint per enabled
+// attest-style policy. Each template's Rego is a small wrapper that maps
+// Gatekeeper's input (input.review.object, input.parameters) to the attest
+// input (input.resource, input.parameters, input.context) and queries the
+// original package, which travels unchanged (moved under data.lib) in the
+// template's libs together with the library packages it imports.
+func Generate(in GenerateInput) (*Generated, error) {
+	out := &Generated{}
+	var tdocs, cdocs []any
+	byPkg := map[string][]*policy.Module{}
+	for _, m := range in.Policies.Modules {
+		byPkg[m.Package()] = append(byPkg[m.Package()], m)
+	}
+	for _, p := range in.Policies.Policies {
+		if !p.Enabled || p.Engine == EngineName || len(p.Instances) > 0 {
+			continue
+		}
+		if p.Style != policy.StyleAttest {
+			out.Notes = append(out.Notes, fmt.Sprintf("%s: %s-style policies are not generated (only attest-style ones)", p.Name, p.Style))
+			continue
+		}
+		libs, err := libsFor(p, byPkg)
+		if err != nil {
+			out.Notes = append(out.Notes, fmt.Sprintf("%s: not expressible in Gatekeeper: %v", p.Name, err))
+			continue
+		}
+		kind := kindFor(p.Name)
+		name := strings.ToLower(kind)
+		params := parametersOf(p)
+		schemaProps := map[string]any{}
+		names := map[string]string{}
+		for _, pa := range params {
+			schemaProps[pa.camel] = pa.schema
+			names[pa.camel] = pa.snake
+		}
+		wrapper, err := wrapperRego(name, p, names, in.Context)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+		desc := p.Description
+		if desc == "" {
+			desc = "attest policy " + p.Name
+		}
+		tdocs = append(tdocs, node(map[string]any{
+			"apiVersion": "templates.gatekeeper.sh/v1",
+			"kind":       "ConstraintTemplate",
+			"metadata": map[string]any{
+				"name": name,
+				"annotations": map[string]any{
+					"metadata.gatekeeper.sh/title": firstNonEmpty(p.Title, p.Name),
+					"description":                  desc,
+					"attest.continuu.ms/policy":    p.Name,
+				},
+			},
+			"spec": map[string]any{
+				"crd": map[string]any{"spec": map[string]any{
+					"names": map[string]any{"kind": kind},
+					"validation": map[string]any{"openAPIV3Schema": map[string]any{
+						"type":       "object",
+						"properties": schemaProps,
+					}},
+				}},
+				"targets": []any{map[string]any{
+					"target": Target,
+					"rego":   wrapper,
+					"libs":   libs,
+				}},
+			},
+		}))
+		cparams := map[string]any{}
+		for _, pa := range params {
+			if v, ok := p.Parameters[pa.snake]; ok {
+				cparams[pa.camel] = v
+			}
+		}
+		spec := map[string]any{
+			"enforcementAction": actionFor(p.Enforcement),
+			"match":             matchFor(p, in.Exemptions, &out.Notes),
+		}
+		if len(cparams) > 0 {
+			spec["parameters"] = cparams
+		}
+		cdocs = append(cdocs, node(map[string]any{
+			"apiVersion": "constraints.gatekeeper.sh/v1beta1",
+			"kind":       kind,
+			"metadata":   map[string]any{"name": "attest-" + p.Name},
+			"spec":       spec,
+		}))
+		out.Kinds = append(out.Kinds, kind)
+	}
+	var err error
+	if out.Templates, err = encodeDocs(tdocs); err != nil {
+		return nil, err
+	}
+	if out.Constraints, err = encodeDocs(cdocs); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func kindFor(name string) string {
+	if k, ok := kindAliases[name]; ok {
+		return k
+	}
+	var b strings.Builder
+	b.WriteString("Attest")
+	for _, part := range strings.FieldsFunc(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}
+
+func actionFor(e finding.Enforcement) string {
+	switch e {
+	case finding.EnforcementWarn:
+		return "warn"
+	case finding.EnforcementDryrun:
+		return "dryrun"
+	}
+	return "deny"
+}
+
+type param struct {
+	snake, camel string
+	schema       map[string]any
+}
+
+// parametersOf lists a policy's parameters: those its METADATA declares
+// (custom.parameters) and those the configuration sets.
+func parametersOf(p *policy.Policy) []param {
+	var out []param
+	seen := map[string]bool{}
+	add := func(name string, schema map[string]any) {
+		if seen[name] || name == "" {
+			return
+		}
+		seen[name] = true
+		camel := camelCase(name)
+		if a, ok := paramAliases[p.Name][name]; ok {
+			camel = a
+		}
+		out = append(out, param{snake: name, camel: camel, schema: schema})
+	}
+	for _, m := range p.Modules {
+		for _, a := range m.Parsed.Annotations {
+			if a.Scope != "package" {
+				continue
+			}
+			list, _ := a.Custom["parameters"].([]any)
+			for _, e := range list {
+				em, _ := e.(map[string]any)
+				name, _ := em["name"].(string)
+				typ, _ := em["type"].(string)
+				s := schemaForType(typ)
+				if d, ok := em["description"].(string); ok {
+					s["description"] = strings.TrimSpace(d)
+				}
+				add(name, s)
+			}
+		}
+	}
+	keys := make([]string, 0, len(p.Parameters))
+	for k := range p.Parameters {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		add(k, schemaForValue(p.Parameters[k]))
+	}
+	return out
+}
+
+func camelCase(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+func schemaForType(t string) map[string]any {
+	t = strings.ToLower(strings.TrimSpace(t))
+	switch {
+	case strings.HasPrefix(t, "list") || strings.HasPrefix(t, "array"):
+		item := "string"
+		if strings.Contains(t, "integer") {
+			item = "integer"
+		}
+		return map[string]any{"type": "array", "items": map[string]any{"type": item}}
+	case t == "boolean" || t == "bool":
+		return map[string]any{"type": "boolean"}
+	case t == "integer" || t == "int":
+		return map[string]any{"type": "integer"}
+	case t == "number":
+		return map[string]any{"type": "number"}
+	case t == "string" || t == "quantity" || t == "duration":
+		return map[string]any{"type": "string"}
+	}
+	return map[string]any{"x-kubernetes-preserve-unknown-fields": true}
+}
+
+func schemaForValue(v any) map[string]any {
+	switch t := v.(type) {
+	case bool:
+		return map[string]any{"type": "boolean"}
+	case string:
+		return map[string]any{"type": "string"}
+	case int, int64:
+		return map[string]any{"type": "integer"}
+	case float64:
+		return map[string]any{"type": "number"}
+	case []any:
+		if len(t) > 0 {
+			return map[string]any{"type": "array", "items": schemaForValue(t[0])}
+		}
+		return map[string]any{"type": "array", "items": map[string]any{"type": "string"}}
+	}
+	return map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}
+}
+
+// libsFor gives the policy's modules and every package they read, moved
+// under data.lib, as Rego source Gatekeeper parses (v0 with import
+// rego.v1, which every Gatekeeper version reads).
+func libsFor(p *policy.Policy, byPkg map[string][]*policy.Module) ([]any, error) {
+	var order []string
+	seen := map[string]bool{}
+	var visit func(pkg string) error
+	visit = func(pkg string) error {
+		if seen[pkg] {
+			return nil
+		}
+		seen[pkg] = true
+		mods := byPkg[pkg]
+		if len(mods) == 0 {
+			return nil
+		}
+		order = append(order, pkg)
+		for _, m := range mods {
+			var bad error
+			ast.WalkExprs(m.Parsed, func(e *ast.Expr) bool {
+				if op := e.Operator(); op != nil {
+					name := op.String()
+					if strings.HasPrefix(name, "attest.") || name == "http.send" {
+						bad = fmt.Errorf("calls %s, which Gatekeeper does not have", name)
+					}
+				}
+				return bad != nil
+			})
+			if bad != nil {
+				return bad
+			}
+			var deps []string
+			ast.WalkRefs(m.Parsed, func(r ast.Ref) bool {
+				if r[0].Equal(ast.DefaultRootDocument) {
+					for q := range byPkg {
+						if strings.HasPrefix(strings.TrimPrefix(r.String(), "data."), q) {
+							deps = append(deps, q)
+						}
+					}
+				}
+				return false
+			})
+			for _, imp := range m.Parsed.Imports {
+				if r, ok := imp.Path.Value.(ast.Ref); ok && r[0].Equal(ast.DefaultRootDocument) {
+					for q := range byPkg {
+						if strings.HasPrefix(strings.TrimPrefix(r.String(), "data."), q) {
+							deps = append(deps, q)
+						}
+					}
+				}
+			}
+			slices.Sort(deps)
+			for _, d := range deps {
+				if err := visit(d); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := visit(p.Package); err != nil {
+		return nil, err
+	}
+	var out []any
+	for _, pkg := range order {
+		for _, m := range byPkg[pkg] {
+			src, err := libSource(m.Parsed)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, src)
+		}
+	}
+	return out, nil
+}
+
+// libSource moves a module under data.lib and formats it.
+func libSource(orig *ast.Module) (string, error) {
+	m := orig.Copy()
+	under := func(r ast.Ref) ast.Ref {
+		if !r[0].Equal(ast.DefaultRootDocument) || r.HasPrefix(dataLib) {
+			return r
+		}
+		return append(ast.Ref{ast.DefaultRootDocument, ast.StringTerm("lib")}, r[1:]...)
+	}
+	if _, err := ast.TransformRefs(m, func(r ast.Ref) (ast.Value, error) { return under(r), nil }); err != nil {
+		return "", err
+	}
+	for _, imp := range m.Imports {
+		if r, ok := imp.Path.Value.(ast.Ref); ok {
+			imp.Path.Value = under(r)
+		}
+	}
+	m.Package.Path = under(m.Package.Path)
+	// METADATA and comments are attest's business; Gatekeeper would only
+	// carry them along.
+	m.Comments = nil
+	m.Annotations = nil
+	for _, r := range m.Rules {
+		r.Annotations = nil
+	}
+	b, err := format.AstWithOpts(m, format.Opts{RegoVersion: ast.RegoV0CompatV1})
+	if err != nil {
+		return "", fmt.Errorf("format %s: %w", orig.Package.Path, err)
+	}
+	return string(b), nil
+}
+
+// wrapperRego is the template's own Rego: Gatekeeper's input in, attest's
+// input to the original package, its results out as {"msg", "details"}.
+func wrapperRego(pkg string, p *policy.Policy, names map[string]string, ctx map[string]any) (string, error) {
+	namesJSON, err := json.Marshal(names)
+	if err != nil {
+		return "", err
+	}
+	if ctx == nil {
+		ctx = map[string]any{}
+	}
+	c := map[string]any{}
+	for k, v := range ctx {
+		c[k] = v
+	}
+	c["mode"] = "admission"
+	delete(c, "operation")
+	ctxJSON, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	target := "data.lib." + p.Package
+	var rules []string
+	for _, r := range uniqueRuleNames(p) {
+		rules = append(rules, fmt.Sprintf(`violation contains {"msg": msg, "details": details} if {
+	results := %s.%s with input as attest_input
+	some result in results
+	not is_false(result)
+	msg := message(result)
+	details := details_of(result)
+}`, target, r))
+	}
+	src := fmt.Sprintf(`package %s
+
+import rego.v1
+
+# Generated by attest gatekeeper generate from the attest policy %q.
+# Gatekeeper gives input.review and input.parameters; the policy reads
+# input.resource, input.parameters (snake_case) and input.context.
+
+%s
+
+names := %s
+
+attest_parameters := {snake: v |
+	some camel, v in object.get(input, "parameters", {})
+	snake := names[camel]
+}
+
+static_context := %s
+
+attest_context := object.union(static_context, {
+	"operation": object.get(input.review, "operation", ""),
+	"require_attestation": object.get(attest_parameters, "require_attestation", object.get(static_context, "require_attestation", false)) == true,
+})
+
+attest_input := {
+	"resource": input.review.object,
+	"parameters": attest_parameters,
+	"context": attest_context,
+}
+
+is_false(result) if {
+	is_object(result)
+	result.violated == false
+}
+
+details_of(result) := object.get(result, "details", {}) if is_object(result)
+
+details_of(result) := {} if not is_object(result)
+
+message(result) := result if is_string(result)
+
+message(result) := m if {
+	is_object(result)
+	m := object.get(result, "message", object.get(result, "msg", sprintf("%%v", [result])))
+}
+`, pkg, p.Name, strings.Join(rules, "\n\n"), namesJSON, ctxJSON)
+	// Parse it back: a wrapper that does not parse is a bug here, not the
+	// user's.
+	if _, err := ast.ParseModuleWithOpts("wrapper.rego", src, ast.ParserOptions{RegoVersion: ast.RegoV0}); err != nil {
+		return "", fmt.Errorf("generated wrapper does not parse: %w", err)
+	}
+	return src, nil
+}
+
+func uniqueRuleNames(p *policy.Policy) []string {
+	var out []string
+	for _, r := range p.Rules {
+		if r.Kind == finding.KindWarning {
+			continue // warn rules are not violations in Gatekeeper
+		}
+		if !slices.Contains(out, r.Name) {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
+// groupOf gives the API group of the kinds policies name.
+var groupOf = map[string]string{
+	"Deployment": "apps", "StatefulSet": "apps", "DaemonSet": "apps", "ReplicaSet": "apps",
+	"Job": "batch", "CronJob": "batch",
+	"Ingress": "networking.k8s.io", "NetworkPolicy": "networking.k8s.io",
+	"Role": "rbac.authorization.k8s.io", "RoleBinding": "rbac.authorization.k8s.io",
+	"ClusterRole": "rbac.authorization.k8s.io", "ClusterRoleBinding": "rbac.authorization.k8s.io",
+	"PodDisruptionBudget": "policy", "HorizontalPodAutoscaler": "autoscaling",
+}
+
+// matchFor matches the kinds the policy's rules name (METADATA
+// custom.kinds), grouped by API group, and excludes the namespaces that
+// namespace-wide exemptions name.
+func matchFor(p *policy.Policy, exs []exemption.Exemption, notes *[]string) map[string]any {
+	byGroup := map[string][]string{}
+	all := false
+	for _, r := range p.Rules {
+		if len(r.Kinds) == 0 {
+			all = true
+		}
+		for _, k := range r.Kinds {
+			g := groupOf[k]
+			if !slices.Contains(byGroup[g], k) {
+				byGroup[g] = append(byGroup[g], k)
+			}
+		}
+	}
+	var kinds []any
+	if all || len(byGroup) == 0 {
+		kinds = []any{map[string]any{"apiGroups": []any{"*"}, "kinds": []any{"*"}}}
+	} else {
+		groups := make([]string, 0, len(byGroup))
+		for g := range byGroup {
+			groups = append(groups, g)
+		}
+		slices.Sort(groups)
+		for _, g := range groups {
+			ks := byGroup[g]
+			slices.Sort(ks)
+			kinds = append(kinds, map[string]any{"apiGroups": []any{g}, "kinds": toAny(ks)})
+		}
+	}
+	m := map[string]any{"kinds": kinds}
+	var excluded []string
+	for _, e := range exs {
+		if e.Policy != "" && e.Policy != p.Name {
+			continue
+		}
+		if e.Namespace != "" && (e.Name == "" || e.Name == "*") && e.Kind == "" && e.Rule == "" {
+			if !slices.Contains(excluded, e.Namespace) {
+				excluded = append(excluded, e.Namespace)
+			}
+			continue
+		}
+		*notes = append(*notes, fmt.Sprintf("%s: exemption %s (%s) is not expressible as a constraint match (only whole namespaces are); Gatekeeper will report what it exempts", p.Name, e.ID, e.Reason))
+	}
+	if len(excluded) > 0 {
+		slices.Sort(excluded)
+		m["excludedNamespaces"] = toAny(excluded)
+	}
+	return m
+}
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+// node makes a YAML node with keys in a fixed, readable order (apiVersion,
+// kind, metadata, spec first; the rest sorted) and Rego as block scalars.
+func node(v any) *yaml.Node {
+	switch t := v.(type) {
+	case map[string]any:
+		n := &yaml.Node{Kind: yaml.MappingNode}
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		rank := map[string]int{"apiVersion": 1, "kind": 2, "metadata": 3, "name": 4, "spec": 5}
+		slices.SortFunc(keys, func(a, b string) int {
+			ra, rb := rank[a], rank[b]
+			if ra == 0 {
+				ra = 100
+			}
+			if rb == 0 {
+				rb = 100
+			}
+			if ra != rb {
+				return ra - rb
+			}
+			return strings.Compare(a, b)
+		})
+		for _, k := range keys {
+			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, node(t[k]))
+		}
+		return n
+	case []any:
+		n := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, e := range t {
+			n.Content = append(n.Content, node(e))
+		}
+		return n
+	case string:
+		n := &yaml.Node{Kind: yaml.ScalarNode, Value: t, Tag: "!!str"}
+		if strings.Contains(t, "\n") {
+			n.Style = yaml.LiteralStyle
+		}
+		return n
+	}
+	var n yaml.Node
+	_ = n.Encode(v)
+	return &n
+}
+
+func encodeDocs(docs []any) ([]byte, error) {
+	var buf bytes.Buffer
+	for i, d := range docs {
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		enc := yaml.NewEncoder(&buf)
+		enc.SetIndent(2)
+		if err := enc.Encode(d); err != nil {
+			return nil, fmt.Errorf("encode: %w", err)
+		}
+		if err := enc.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
