@@ -112,6 +112,9 @@ type ExemptionSettings struct {
 	Annotations string `yaml:"annotations" check:"annotations" json:"annotations"`
 	// File is the exemption list, relative to the project directory.
 	File string `yaml:"file" check:"path" json:"file"`
+	// Store is the approval store's URL (sqlite:///path or postgres://...);
+	// empty means the default SQLite file, used only when it exists.
+	Store string `yaml:"store" check:"store" json:"store,omitempty"`
 }
 
 // Compliance is spec section 8. Every field is as written: unset booleans

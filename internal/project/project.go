@@ -21,8 +21,10 @@ import (
 	"github.com/continuums/attest/internal/exemption"
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/gatekeeper"
+	"github.com/continuums/attest/internal/governance"
 	"github.com/continuums/attest/internal/manifest"
 	"github.com/continuums/attest/internal/policy"
+	"github.com/continuums/attest/internal/store"
 	"github.com/continuums/attest/library"
 )
 
@@ -41,6 +43,12 @@ type Options struct {
 	Env         func(string) string
 	// OnlyPolicy switches every other policy off (policy test --resource).
 	OnlyPolicy string
+	// Store is the approval store's URL (--store); empty: the config's
+	// exemptions.store, else the default SQLite file if it exists.
+	Store string
+	// StoreExemptions, when set, supplies the store's exemptions instead
+	// of opening the store (the server passes its cached provider).
+	StoreExemptions exemption.Provider
 }
 
 // Project is everything loaded.
@@ -115,7 +123,7 @@ func Open(ctx context.Context, o Options) (*Project, error) {
 	}
 	p.Engine = eng
 
-	p.Exempter = p.exemptions()
+	p.Exempter = p.exemptions(ctx, o)
 
 	lopts := []manifest.Option{manifest.WithStdin(o.Stdin), manifest.WithSkipPaths(set.Roots...)}
 	if o.Scan {
@@ -311,7 +319,7 @@ func toMap(v any) map[string]any {
 	return m
 }
 
-func (p *Project) exemptions() *exemption.Matcher {
+func (p *Project) exemptions(ctx context.Context, o Options) *exemption.Matcher {
 	cfg := p.Config
 	file := cfg.Exemptions.File
 	if file == "" {
@@ -326,6 +334,11 @@ func (p *Project) exemptions() *exemption.Matcher {
 		exemption.WithExemptions(list),
 		exemption.WithAnnotations(cfg.Exemptions.Annotations != "ignore"),
 	}
+	if fromStore, err := p.storeExemptions(ctx, o); err != nil {
+		p.Errors = append(p.Errors, finding.Error{Message: "approval store: " + err.Error()})
+	} else {
+		opts = append(opts, exemption.WithExemptions(fromStore))
+	}
 	if g := cfg.Governance; g != nil && len(g.Teams) > 0 {
 		opts = append(opts, exemption.WithTeams(g.Teams, g.ExemptionApproval.RequiredTeams))
 	}
@@ -339,4 +352,37 @@ func inlineName(cp config.CustomPolicy) string {
 		return cp.Source + " custom_policies/" + cp.Name
 	}
 	return "custom_policies/" + cp.Name
+}
+
+// storeExemptions reads the approved exemptions of the approval store. The
+// store is opened only when one is configured or the default file already
+// exists: checking a fresh repository must not create a database.
+func (p *Project) storeExemptions(ctx context.Context, o Options) ([]exemption.Exemption, error) {
+	if o.StoreExemptions != nil {
+		return o.StoreExemptions.Exemptions(ctx)
+	}
+	url := o.Store
+	if url == "" {
+		url = p.Config.Exemptions.Store
+	}
+	if url == "" {
+		getenv := o.Env
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		path, err := store.DefaultPath(getenv)
+		if err != nil {
+			return nil, nil
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil
+		}
+		url = "sqlite://" + path
+	}
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return governance.New(st).Exemptions(ctx)
 }
