@@ -69,7 +69,7 @@ func (s *Source) Load(ctx context.Context, force bool) (*Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := s.base
-	cfg, err := loadConfig(o)
+	cfg, err := LoadConfig(o)
 	if err != nil {
 		return nil, &LoadError{Source: "local", Reason: "config", Err: err}
 	}
@@ -203,9 +203,9 @@ func joinErrors(list []finding.Error) error {
 	return errors.New(b.String())
 }
 
-// loadConfig reads the configuration as project.Open will, for the bundle
-// settings the load needs first.
-func loadConfig(o project.Options) (*config.Config, error) {
+// LoadConfig reads the configuration as project.Open will, for the bundle
+// settings a load needs first.
+func LoadConfig(o project.Options) (*config.Config, error) {
 	opts := []config.Option{config.WithProjectDir(o.Dir)}
 	if o.GlobalFile != "" {
 		opts = append(opts, config.WithGlobalFile(o.GlobalFile))

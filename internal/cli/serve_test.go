@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func runCmd(t *testing.T, ctx context.Context, args ...string) run {
+	t.Helper()
+	var out, errb bytes.Buffer
+	s := Streams{In: strings.NewReader(""), Out: &out, Err: &errb}
+	var code int
+	c := newServeCmd(s)
+	if args[0] == "bundle" {
+		c = newBundleCmd(s)
+		args = args[1:]
+	} else {
+		args = args[1:]
+	}
+	c.SetArgs(args)
+	c.SetOut(&out)
+	c.SetErr(&errb)
+	c.SilenceUsage, c.SilenceErrors = true, true
+	if err := c.ExecuteContext(ctx); err != nil {
+		code = 2
+		if ee, ok := err.(exitError); ok {
+			code = ee.code
+		} else {
+			errb.WriteString(err.Error())
+		}
+	}
+	return run{code, out.String(), errb.String()}
+}
+
+func TestBundleCommands(t *testing.T) {
+	dir := t.TempDir()
+	k, _ := rsa.GenerateKey(rand.Reader, 2048)
+	pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	privFile, pubFile := filepath.Join(dir, "key.pem"), filepath.Join(dir, "pub.pem")
+	os.WriteFile(privFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}), 0o600)
+	os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644)
+	src := filepath.Join(dir, "src", "company")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "p.rego"), []byte("package company.p\n\nimport rego.v1\n\ndeny contains \"no\" if input.resource.kind == \"Secret\"\n"), 0o644)
+	ctx := context.Background()
+	unsigned := filepath.Join(dir, "unsigned.tar.gz")
+	signed := filepath.Join(dir, "signed.tar.gz")
+	steps := []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"bundle", "build", filepath.Join(dir, "src"), "-o", unsigned, "--revision", "r1"}, 0, ""},
+		{[]string{"bundle", "validate", unsigned}, 0, `revision "r1", unsigned`},
+		{[]string{"bundle", "validate", unsigned, "--verification-key", pubFile}, 2, ""},
+		{[]string{"bundle", "sign", unsigned, "--signing-key", privFile, "-o", signed}, 0, ""},
+		{[]string{"bundle", "validate", signed, "--verification-key", pubFile}, 0, "signature verified"},
+		{[]string{"bundle", "build", filepath.Join(dir, "src"), "-o", signed, "--signing-key", privFile, "--key-id", "ci"}, 0, ""},
+		{[]string{"bundle", "validate", signed, "--verification-key", pubFile, "--key-id", "ci"}, 0, "signature verified"},
+		{[]string{"bundle", "sign", unsigned}, 2, ""},
+	}
+	for _, st := range steps {
+		r := runCmd(t, ctx, st.args...)
+		if r.code != st.code || !strings.Contains(r.stdout, st.out) {
+			t.Fatalf("%v: exit %d (want %d)\n%s\n%s", st.args, r.code, st.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+func TestServeCommand(t *testing.T) {
+	inExamples(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan run, 1)
+	go func() { done <- runCmd(t, ctx, "serve", "--addr", addr, "--poll-interval", "0") }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("serve not ready: %v %+v", err, <-done)
+		}
+	}
+	// /v1/evaluate answers what `policy check - --format json` prints.
+	manifest, err := os.ReadFile(filepath.Join("k8s", "deployment.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post("http://"+addr+"/v1/evaluate", "application/yaml", bytes.NewReader(manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := execute(t, string(manifest), "policy", "check", "-", "--format", "json")
+	if string(got) != want.stdout {
+		t.Errorf("/v1/evaluate differs from policy check - --format json:\n%s\n---\n%s", got, want.stdout)
+	}
+	if resp.Header.Get("X-Attest-Exit-Code") != strconv.Itoa(want.code) {
+		t.Errorf("X-Attest-Exit-Code %q, CLI exit %d", resp.Header.Get("X-Attest-Exit-Code"), want.code)
+	}
+	cancel()
+	if r := <-done; r.code != 0 {
+		t.Fatalf("serve exit %d: %s", r.code, r.stderr)
+	}
+	// Not loopback without TLS: refused.
+	if r := runCmd(t, context.Background(), "serve", "--addr", "0.0.0.0:0"); r.code != 2 || !strings.Contains(r.stderr, "loopback") {
+		t.Errorf("plain HTTP on 0.0.0.0: exit %d %s", r.code, r.stderr)
+	}
+}
