@@ -93,7 +93,7 @@ func newRoot(s Streams) *cobra.Command {
 	})
 	policyCmd := &cobra.Command{Use: "policy", Short: "Check manifests, validate and test policies"}
 	policyCmd.AddCommand(newCheckCmd(s), newScanCmd(s), newValidateCmd(s), newTestAllCmd(s), newTestCmd(s))
-	root.AddCommand(policyCmd, newConfigCmd(s))
+	root.AddCommand(policyCmd, newConfigCmd(s), newGatekeeperCmd(s))
 	return root
 }
 
