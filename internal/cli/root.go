@@ -92,8 +92,9 @@ func newRoot(s Streams) *cobra.Command {
 		return usageError{fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
 	})
 	policyCmd := &cobra.Command{Use: "policy", Short: "Check manifests, validate and test policies"}
-	policyCmd.AddCommand(newCheckCmd(s), newScanCmd(s), newValidateCmd(s), newTestAllCmd(s), newTestCmd(s))
-	root.AddCommand(policyCmd, newConfigCmd(s), newGatekeeperCmd(s))
+	policyCmd.AddCommand(newCheckCmd(s), newScanCmd(s), newValidateCmd(s), newTestAllCmd(s), newTestCmd(s),
+		newExemptCmd(s), newExemptionsCmd(s), newOverrideCmd(s))
+	root.AddCommand(policyCmd, newConfigCmd(s), newGatekeeperCmd(s), newAuditCmd(s))
 	return root
 }
 
