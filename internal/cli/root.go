@@ -93,8 +93,8 @@ func newRoot(s Streams) *cobra.Command {
 	})
 	policyCmd := &cobra.Command{Use: "policy", Short: "Check manifests, validate and test policies"}
 	policyCmd.AddCommand(newCheckCmd(s), newScanCmd(s), newValidateCmd(s), newTestAllCmd(s), newTestCmd(s),
-		newExemptCmd(s), newExemptionsCmd(s), newOverrideCmd(s))
-	root.AddCommand(policyCmd, newConfigCmd(s), newGatekeeperCmd(s), newAuditCmd(s))
+		newExemptCmd(s), newExemptionsCmd(s), newOverrideCmd(s), newBundleCmd(s))
+	root.AddCommand(policyCmd, newConfigCmd(s), newGatekeeperCmd(s), newAuditCmd(s), newServeCmd(s))
 	return root
 }
 
