@@ -214,15 +214,12 @@ func runPolicyOn(cmd *cobra.Command, s Streams, f *testFlags, name string, files
 	res.Rules = p.Engine.Rules()
 	res.Sort()
 	code := decision.Decide(res, decision.Options{FailOnViolation: true})
-	format := f.format
-	if format == "junit" || format == "json" || format == "text" {
-		r, err := report.New(format, report.WithToolVersion(Version), report.WithQuiet(!f.verbose && false))
-		if err != nil {
-			return usageError{err}
-		}
-		if err := r.Report(s.Out, res); err != nil {
-			return err
-		}
+	r, err := report.New(f.format, report.WithToolVersion(Version))
+	if err != nil {
+		return usageError{err}
+	}
+	if err := r.Report(s.Out, res); err != nil {
+		return err
 	}
 	return exitError{code}
 }
