@@ -108,8 +108,8 @@ func compileTemplate(t *Template) (*compiledTemplate, []finding.Error) {
 			ast.WalkRefs(r, check)
 		}
 		for _, imp := range m.Imports {
-			if ref, ok := imp.Path.Value.(ast.Ref); ok && ref[0].Equal(ast.DefaultRootDocument) {
-				check(ref)
+			if msg := badImport(imp); msg != "" {
+				errsOut = append(errsOut, templateError(t, imp.Location.Row, "%s", msg))
 			}
 		}
 	}
@@ -174,4 +174,24 @@ func prefixErrors(t *Template, errs []finding.Error) []finding.Error {
 		errs[i].Message = "ConstraintTemplate " + t.Name + ": " + errs[i].Message
 	}
 	return errs
+}
+
+// badImport says why Gatekeeper refuses an import, or "". Its Rego
+// rewriter accepts only imports under data.lib and future.keywords: not
+// input, not data.inventory (read it by reference instead), not rego.v1 -
+// in a v0 and in a v1 template alike.
+func badImport(imp *ast.Import) string {
+	ref, ok := imp.Path.Value.(ast.Ref)
+	if !ok || len(ref) == 0 {
+		return fmt.Sprintf("bad import %v", imp.Path)
+	}
+	switch {
+	case ref[0].Equal(ast.InputRootDocument):
+		return fmt.Sprintf("cannot import input (%v)", ref)
+	case ref.HasPrefix(dataLib) && len(ref) > 2:
+		return ""
+	case len(ref) >= 2 && ref[0].Equal(ast.VarTerm("future")) && ref[1].Equal(ast.StringTerm("keywords")):
+		return ""
+	}
+	return fmt.Sprintf("bad import %v: a template may import only data.lib.* and future.keywords", ref)
 }
