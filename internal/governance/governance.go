@@ -9,7 +9,6 @@ package governance
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -139,7 +138,7 @@ func (s *Service) Request(ctx context.Context, r Request) (store.Exemption, erro
 // and needing emergency_override.required_approvers approvals of its own.
 func (s *Service) Override(ctx context.Context, r Request) (store.Exemption, error) {
 	if !s.gov.EmergencyOverride.Enabled {
-		return store.Exemption{}, errors.New("emergency overrides are not enabled (governance.emergency_override.enabled in .attest/governance.yaml)")
+		return store.Exemption{}, denied("emergency overrides are not enabled (governance.emergency_override.enabled in .attest/governance.yaml)")
 	}
 	return s.file(ctx, r, true)
 }
@@ -216,7 +215,7 @@ func (s *Service) validateRequest(r Request, emergency bool) (store.Exemption, e
 		problems = append(problems, "no requester (--requested-by)")
 	}
 	if len(problems) > 0 {
-		return store.Exemption{}, errors.New(strings.Join(problems, "; "))
+		return store.Exemption{}, &InvalidError{msg: strings.Join(problems, "; ")}
 	}
 	now := s.clock()
 	return store.Exemption{
@@ -257,7 +256,7 @@ func (s *Service) Approve(ctx context.Context, id string, by Actor, comment stri
 			return err
 		}
 		if e.Status != store.StatusPending {
-			return fmt.Errorf("%s is %s, not pending: it takes no more approvals", e.ID, e.Status)
+			return stateError("%s is %s, not pending: it takes no more approvals", e.ID, e.Status)
 		}
 		who := normalize(by.Name)
 		if err := s.mayApprove(e, who); err != nil {
@@ -294,7 +293,7 @@ func (s *Service) Approve(ctx context.Context, id string, by Actor, comment stri
 func (s *Service) Reject(ctx context.Context, id string, by Actor, comment string) (store.Exemption, error) {
 	return s.close(ctx, id, by, comment, ActionReject, store.StatusRejected, func(e store.Exemption, who string) error {
 		if e.Status != store.StatusPending {
-			return fmt.Errorf("%s is %s: only a pending request can be rejected", e.ID, e.Status)
+			return stateError("%s is %s: only a pending request can be rejected", e.ID, e.Status)
 		}
 		return s.mayApprove(e, who)
 	})
@@ -305,7 +304,7 @@ func (s *Service) Reject(ctx context.Context, id string, by Actor, comment strin
 func (s *Service) Revoke(ctx context.Context, id string, by Actor, comment string) (store.Exemption, error) {
 	return s.close(ctx, id, by, comment, ActionRevoke, store.StatusRevoked, func(e store.Exemption, who string) error {
 		if e.Status != store.StatusPending && e.Status != store.StatusApproved {
-			return fmt.Errorf("%s is %s: only a pending or approved exemption can be revoked", e.ID, e.Status)
+			return stateError("%s is %s: only a pending or approved exemption can be revoked", e.ID, e.Status)
 		}
 		if who == e.RequestedBy {
 			return nil
@@ -323,7 +322,7 @@ func (s *Service) close(ctx context.Context, id string, by Actor, comment, actio
 		}
 		who := normalize(by.Name)
 		if who == "" {
-			return errors.New("no approver given (--approver)")
+			return &InvalidError{msg: "no approver given (--approver)"}
 		}
 		if err := allowed(e, who); err != nil {
 			return err
@@ -419,10 +418,10 @@ func (s *Service) satisfied(e store.Exemption) bool {
 // mayApprove says why who cannot approve e, or nil.
 func (s *Service) mayApprove(e store.Exemption, who string) error {
 	if who == "" {
-		return errors.New("no approver given (--approver)")
+		return &InvalidError{msg: "no approver given (--approver)"}
 	}
 	if who == e.RequestedBy {
-		return fmt.Errorf("%s requested %s and cannot approve or reject it", who, e.ID)
+		return denied("%s requested %s and cannot approve or reject it", who, e.ID)
 	}
 	return s.mayDecide(e, who)
 }
@@ -432,7 +431,7 @@ func (s *Service) mayApprove(e store.Exemption, who string) error {
 // a member of one of them.
 func (s *Service) mayDecide(e store.Exemption, who string) error {
 	if t, ok := s.team(who); ok {
-		return fmt.Errorf("%q is the team %s: approve as one of its members", who, t)
+		return denied("%q is the team %s: approve as one of its members", who, t)
 	}
 	named := false
 	for _, a := range e.Approvers {
@@ -443,11 +442,11 @@ func (s *Service) mayDecide(e store.Exemption, who string) error {
 		}
 	}
 	if !named {
-		return fmt.Errorf("%s is not among the approvers named on %s (%s)", who, e.ID, strings.Join(e.Approvers, ", "))
+		return denied("%s is not among the approvers named on %s (%s)", who, e.ID, strings.Join(e.Approvers, ", "))
 	}
 	if teams := s.gov.ExemptionApproval.RequiredTeams; len(teams) > 0 {
 		if !slices.ContainsFunc(teams, func(t string) bool { return s.memberOf(who, t) }) {
-			return fmt.Errorf("%s is not a member of a team that approves exemptions (%s)", who, strings.Join(teams, ", "))
+			return denied("%s is not a member of a team that approves exemptions (%s)", who, strings.Join(teams, ", "))
 		}
 	}
 	return nil
