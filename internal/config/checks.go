@@ -23,6 +23,7 @@ var (
 	// a Kubernetes annotation key: optional DNS prefix, "/", name
 	annotationRe = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
 	emailRe      = regexp.MustCompile(`^[^@\s]+@[^@\s]+$`)
+	sha256Re     = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // jwsAlgorithms are the algorithms OPA's bundle signing verifies.
@@ -88,6 +89,12 @@ func (d *decoder) checkScalar(n *yaml.Node, path, check, s string) (string, bool
 		if _, err := url.Parse(s); err != nil {
 			return bad("%q is not a store URL: %v", s, err)
 		}
+	case "sha256":
+		h := strings.ToLower(strings.TrimSpace(s))
+		if !sha256Re.MatchString(h) {
+			return bad("%q is not a SHA-256 hash (64 hex digits, from `attest serve hash-token`); never put the token itself here", s)
+		}
+		return h, true
 	case "severity":
 		sev, err := finding.ParseSeverity(s)
 		if err != nil {

@@ -496,3 +496,20 @@ func TestErrorsFromAllFiles(t *testing.T) {
 		t.Fatalf("want 3 errors, one per file, got %v", err)
 	}
 }
+
+// TestServerAuth: token hashes are normalised to lower case, layers
+// replace the list as a whole, and client_ca is kept as written.
+func TestServerAuth(t *testing.T) {
+	hash := strings.Repeat("AB", 32)
+	c, err := loadProject(t, "server:\n  auth:\n    client_ca: certs/ca.pem\n    tokens:\n      - identity: alice@company.com\n        sha256: "+hash+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ServerAuth{ClientCA: "certs/ca.pem", Tokens: []AuthToken{{Identity: "alice@company.com", SHA256: strings.ToLower(hash)}}}
+	if !reflect.DeepEqual(c.Server.Auth, want) {
+		t.Fatalf("server.auth = %+v, want %+v", c.Server.Auth, want)
+	}
+	if got := c.Origin("server.auth.tokens"); !strings.HasSuffix(got, "policies.yaml:5") {
+		t.Errorf("origin of server.auth.tokens = %q", got)
+	}
+}

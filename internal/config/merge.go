@@ -45,6 +45,7 @@ func (c *Config) merge(f *fileSchema, d *decoder) []finding.Error {
 	}
 	c.mergeStruct(reflectOf(&c.Compliance), reflectOf(&f.Compliance), "compliance", "compliance", d, nil)
 	c.mergeStruct(reflectOf(&c.Exemptions), reflectOf(&f.Exemptions), "exemptions", "exemptions", d, nil)
+	c.mergeStruct(reflectOf(&c.Server), reflectOf(&f.Server), "server", "server", d, nil)
 	for i := range f.Policies {
 		src := &f.Policies[i]
 		path := fmt.Sprintf("policies[%d]", i)

@@ -9,6 +9,9 @@ type Config struct {
 	Policies   []PolicyConfig    `json:"policies,omitempty"`
 	Compliance Compliance        `json:"compliance"`
 	Exemptions ExemptionSettings `json:"exemptions"`
+	// Server is `attest serve`'s own settings (who may use the exemption
+	// endpoints).
+	Server ServerSettings `json:"server,omitzero"`
 	// Governance is .attest/governance.yaml; nil when the project has none.
 	Governance *Governance `json:"governance,omitempty"`
 	// Sources are the files that were loaded, in the order they were
@@ -117,6 +120,29 @@ type ExemptionSettings struct {
 	Store string `yaml:"store" check:"store" json:"store,omitempty"`
 }
 
+// ServerSettings is the `server:` section: settings of `attest serve`.
+type ServerSettings struct {
+	Auth ServerAuth `yaml:"auth" json:"auth,omitzero"`
+}
+
+// ServerAuth says who may call the server's exemption and audit endpoints.
+// Tokens are stored as SHA-256 hashes so that the configuration (often in
+// Git, or a ConfigMap) never holds a usable secret.
+type ServerAuth struct {
+	Tokens []AuthToken `yaml:"tokens" json:"tokens,omitempty"`
+	// ClientCA is a PEM file of CA certificates; a client certificate
+	// issued by one of them authenticates its e-mail SAN (else its CN).
+	// Relative to the project directory.
+	ClientCA string `yaml:"client_ca" check:"path" json:"client_ca,omitempty"`
+}
+
+// AuthToken is one bearer token: the identity it authenticates and the
+// SHA-256 of the token (64 hex digits, `attest serve hash-token`).
+type AuthToken struct {
+	Identity string `yaml:"identity" required:"true" check:"email" json:"identity"`
+	SHA256   string `yaml:"sha256" required:"true" check:"sha256" json:"sha256"`
+}
+
 // Compliance is spec section 8. Every field is as written: unset booleans
 // stay nil and unset strings empty, so input.context.compliance holds only
 // what the user wrote and the Rego library applies its own defaults.
@@ -222,6 +248,7 @@ type fileSchema struct {
 	Policies   []PolicyConfig    `yaml:"policies"`
 	Compliance Compliance        `yaml:"compliance"`
 	Exemptions ExemptionSettings `yaml:"exemptions"`
+	Server     ServerSettings    `yaml:"server"`
 }
 
 // governanceSchema is the shape of .attest/governance.yaml.

@@ -52,6 +52,24 @@ func (d *decoder) validateFile(f *fileSchema) {
 			d.errorf(idNode, "%s: needs path (a PEM file) or key (the PEM text)", path)
 		}
 	}
+	d.validateTokens(f)
+}
+
+// validateTokens refuses one token hash listed for two identities: the
+// server could not say who presented it.
+func (d *decoder) validateTokens(f *fileSchema) {
+	seen := map[string]string{}
+	for i, t := range f.Server.Auth.Tokens {
+		n := d.set[fmt.Sprintf("server.auth.tokens[%d].sha256", i)]
+		if t.SHA256 == "" || n == nil {
+			continue
+		}
+		if prev, dup := seen[t.SHA256]; dup && prev != t.Identity {
+			d.errorf(n, "server.auth.tokens: this token hash is already listed for %s; a token authenticates one identity", prev)
+			continue
+		}
+		seen[t.SHA256] = t.Identity
+	}
 }
 
 // decodeGovernance decodes and checks a governance file.
