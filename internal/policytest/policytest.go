@@ -367,7 +367,6 @@ func traceLines(trace []*topdown.Event, max int) []string {
 	return lines
 }
 
-
 func sortErrors(errs []finding.Error) {
 	slices.SortStableFunc(errs, func(a, b finding.Error) int {
 		return cmp.Or(cmp.Compare(a.Location.File, b.Location.File), cmp.Compare(a.Location.Line, b.Location.Line),
