@@ -1,0 +1,6 @@
+# The whole test suite: the main module, then the Gatekeeper framework
+# cross-check, which is its own module (see internal/gatekeeper/frameworkstest).
+.PHONY: test
+test:
+	go test ./...
+	cd internal/gatekeeper/frameworkstest && go test ./...
