@@ -194,7 +194,7 @@ var fieldKeys = []string{"field", "path", "json_path", "jsonPath", "pointer", "j
 func (e *Engine) locate(r *manifest.Resource, f *finding.Finding) {
 	for _, k := range fieldKeys {
 		if s, ok := f.Details[k].(string); ok && s != "" {
-			if line, col, _ := r.Locate(s); line > 0 {
+			if line, col, found, _ := r.Find(s); found {
 				f.Location.Line, f.Location.Column, f.Location.Field = line, col, normaliseField(s)
 				return
 			}
@@ -219,7 +219,7 @@ func (e *Engine) locate(r *manifest.Resource, f *finding.Finding) {
 	if c, ok := only(containers, func(c manifest.Container) bool {
 		return c.Image != "" && strings.Contains(f.Message, c.Image)
 	}); ok {
-		if line, col, exact := r.Locate(c.Path + ".image"); exact {
+		if line, col, _, exact := r.Find(c.Path + ".image"); exact {
 			f.Location.Line, f.Location.Column, f.Location.Field = line, col, c.Path+".image"
 			return
 		}

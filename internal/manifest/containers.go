@@ -44,6 +44,9 @@ var containerFields = map[string]bool{"containers": true, "initContainers": true
 // of the object's pod spec in the order the document writes them.
 func (r *Resource) Containers() []Container {
 	prefix := r.PodSpecPath()
+	if prefix != "" && r.fromValue {
+		return r.containersValue(prefix)
+	}
 	if prefix == "" || r.node == nil {
 		return nil
 	}

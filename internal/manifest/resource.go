@@ -32,6 +32,9 @@ type Resource struct {
 
 	// node is the mapping node of the object, for Locate.
 	node *yaml.Node
+	// fromValue: made by FromValue, with no node; Find and Containers
+	// walk Value instead.
+	fromValue bool
 }
 
 // Ref names the object.

@@ -15,6 +15,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/continuums/attest/internal/decision"
 	"github.com/continuums/attest/internal/engine"
@@ -63,6 +64,124 @@ func DecodeReview(data []byte) (*admissionv1.AdmissionReview, error) {
 	return &rv, nil
 }
 
+// admissionRequest is what the handler uses of an AdmissionReview's
+// request, read by decodeAdmission.
+type admissionRequest struct {
+	uid       string
+	operation string
+	kind      string // request.kind.kind
+	namespace string
+	username  string
+	userUID   string
+	groups    []string
+	dryRun    bool
+	object    ast.Value // nil when absent or null
+	oldObject ast.Value // nil when absent or null
+}
+
+// decodeAdmission is the handler's decoder: the review is read once,
+// straight into OPA values (parseJSONValue), and its object is the
+// policies' input as it stands: no second decode, no YAML. It accepts
+// and refuses as DecodeReview does on what the handler relies on
+// (TestDecodeAdmissionAgrees), with the same messages.
+func decodeAdmission(data []byte, maxDepth int) (*admissionRequest, error) {
+	v, err := parseJSONValue(data, maxDepth, reviewKeep)
+	if err != nil {
+		return nil, fmt.Errorf("malformed AdmissionReview: %w", err)
+	}
+	rv, ok := v.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("malformed AdmissionReview: a JSON object is wanted, not %s", ast.ValueName(v))
+	}
+	apiVersion, kind := astString(rv, "apiVersion"), astString(rv, "kind")
+	if apiVersion != reviewAPIVersion || kind != "AdmissionReview" {
+		return nil, fmt.Errorf("want apiVersion %s, kind AdmissionReview; got apiVersion %q, kind %q", reviewAPIVersion, apiVersion, kind)
+	}
+	req, ok := astField(rv, "request").(ast.Object)
+	if !ok {
+		return nil, errors.New("AdmissionReview has no request")
+	}
+	r := &admissionRequest{
+		uid:       astString(req, "uid"),
+		operation: astString(req, "operation"),
+		namespace: astString(req, "namespace"),
+		object:    nonNull(astField(req, "object")),
+		oldObject: nonNull(astField(req, "oldObject")),
+	}
+	if r.uid == "" {
+		return nil, errors.New("AdmissionReview request has no uid")
+	}
+	if k, ok := astField(req, "kind").(ast.Object); ok {
+		r.kind = astString(k, "kind")
+	}
+	if ui, ok := astField(req, "userInfo").(ast.Object); ok {
+		r.username, r.userUID = astString(ui, "username"), astString(ui, "uid")
+		if gs, ok := astField(ui, "groups").(*ast.Array); ok {
+			r.groups = make([]string, 0, gs.Len())
+			for i := range gs.Len() {
+				if g, ok := gs.Elem(i).Value.(ast.String); ok {
+					r.groups = append(r.groups, string(g))
+				}
+			}
+		}
+	}
+	if b, ok := astField(req, "dryRun").(ast.Boolean); ok {
+		r.dryRun = bool(b)
+	}
+	switch admissionv1.Operation(r.operation) {
+	case admissionv1.Create, admissionv1.Update, admissionv1.Connect:
+		if r.object == nil {
+			return nil, fmt.Errorf("AdmissionReview %s request has no object", r.operation)
+		}
+	case admissionv1.Delete:
+		// Kubernetes sends the object being deleted as oldObject and no
+		// object; a DELETE of a collection may send neither.
+	default:
+		return nil, fmt.Errorf("AdmissionReview request has unknown operation %q", r.operation)
+	}
+	return r, nil
+}
+
+// reviewKeep is what decodeAdmission converts of a review; the rest
+// (resource, requestKind, options, userInfo.extra...) is only checked.
+var reviewKeep = jsonKeep{"apiVersion": nil, "kind": nil, "request": jsonKeep{
+	"uid": nil, "operation": nil, "namespace": nil, "kind": nil, "dryRun": nil, "object": nil, "oldObject": nil,
+	"userInfo": jsonKeep{"username": nil, "uid": nil, "groups": nil},
+}}
+
+// Keys of the AdmissionReview, made once.
+var reviewKeys = map[string]*ast.Term{}
+
+func init() {
+	for _, k := range []string{"apiVersion", "kind", "request", "uid", "operation", "namespace", "object", "oldObject",
+		"userInfo", "username", "groups", "dryRun", "metadata"} {
+		reviewKeys[k] = ast.StringTerm(k)
+	}
+}
+
+func astField(obj ast.Object, key string) ast.Value {
+	kt := reviewKeys[key]
+	if kt == nil {
+		kt = ast.StringTerm(key)
+	}
+	if t := obj.Get(kt); t != nil {
+		return t.Value
+	}
+	return nil
+}
+
+func astString(obj ast.Object, key string) string {
+	s, _ := astField(obj, key).(ast.String)
+	return string(s)
+}
+
+func nonNull(v ast.Value) ast.Value {
+	if _, ok := v.(ast.Null); ok {
+		return nil
+	}
+	return v
+}
+
 // readBody reads at most the body limit; the status says why it failed.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.bodyLimit))
@@ -107,14 +226,14 @@ func (s *Server) handleAdmission(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, err)
 		return
 	}
-	rv, err := DecodeReview(body)
+	req, err := decodeAdmission(body, s.maxDepth(snap))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.o.evalTimeout)
 	defer cancel()
-	resp := s.review(ctx, snap, rv.Request)
+	resp := s.review(ctx, snap, req)
 	out := admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: reviewAPIVersion, Kind: "AdmissionReview"},
 		Response: resp,
@@ -135,23 +254,23 @@ type decisionRecord struct {
 }
 
 // review decides one admission request.
-func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionRequest) *admissionv1.AdmissionResponse {
 	start := time.Now()
-	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
-	op := string(req.Operation)
+	resp := &admissionv1.AdmissionResponse{UID: types.UID(req.uid), Allowed: true}
+	op := req.operation
 	p := snap.Project
 
-	raw := req.Object.Raw
-	if req.Operation == admissionv1.Delete {
+	obj := req.object
+	if op == string(admissionv1.Delete) {
 		// The object being deleted is the oldObject.
-		raw = req.OldObject.Raw
+		obj = req.oldObject
 	}
-	if len(raw) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+	if obj == nil {
 		// Nothing to judge (a collection DELETE): allowed, and said so.
 		s.metrics.Admission(op, "allowed")
 		return resp
 	}
-	res, err := s.resource(p.Loader, req, raw)
+	res, err := s.resource(req, obj)
 	if err != nil {
 		s.metrics.Admission(op, "error")
 		resp.Allowed = false
@@ -160,10 +279,8 @@ func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionv1.Ad
 		return resp
 	}
 	call := engine.Call{Operation: op, UserInfo: userInfo(req)}
-	if req.Operation != admissionv1.Delete && len(req.OldObject.Raw) > 0 {
-		if v, err := ast.ValueFromReader(bytes.NewReader(req.OldObject.Raw)); err == nil {
-			call.OldObject = v
-		}
+	if op != string(admissionv1.Delete) && req.oldObject != nil {
+		call.OldObject = req.oldObject
 	}
 	evalStart := time.Now()
 	fs := p.Engine.Evaluate(ctx, res, call)
@@ -172,7 +289,7 @@ func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionv1.Ad
 	for _, n := range notes {
 		// An exemption that was not honoured (no approver, expired) is
 		// what the resource's owner needs to hear about.
-		s.log.LogAttrs(ctx, slog.LevelWarn, "exemption not honoured", slog.String("uid", string(req.UID)),
+		s.log.LogAttrs(ctx, slog.LevelWarn, "exemption not honoured", slog.String("uid", req.uid),
 			slog.String("resource", res.Ref().String()), slog.String("note", n.Message))
 		resp.Warnings = append(resp.Warnings, "attest: "+n.Message)
 	}
@@ -194,10 +311,10 @@ func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionv1.Ad
 			causes = append(causes, metav1.StatusCause{Type: "PolicyError", Message: text, Field: f.Location.Field})
 		case f.Exempted():
 			rec.Exemption = f.Exemption.Source + ": " + f.Exemption.Reason
-			s.log.LogAttrs(ctx, slog.LevelInfo, "finding exempted", slog.String("uid", string(req.UID)), slog.String("resource", f.Resource.String()),
+			s.log.LogAttrs(ctx, slog.LevelInfo, "finding exempted", slog.String("uid", req.uid), slog.String("resource", f.Resource.String()),
 				slog.String("policy", f.Policy), slog.String("rule", f.Rule), slog.String("exemption", f.Exemption.Source), slog.Bool("emergency", f.Exemption.Emergency))
 		case f.Enforcement == finding.EnforcementDryrun:
-			s.log.LogAttrs(ctx, slog.LevelInfo, "dryrun finding", slog.String("uid", string(req.UID)), slog.String("resource", f.Resource.String()),
+			s.log.LogAttrs(ctx, slog.LevelInfo, "dryrun finding", slog.String("uid", req.uid), slog.String("resource", f.Resource.String()),
 				slog.String("policy", f.Policy), slog.String("rule", f.Rule), slog.String("message", f.Message))
 		case decision.Fails(f, dopts) && dopts.FailOnViolation:
 			denied = append(denied, text)
@@ -227,13 +344,13 @@ func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionv1.Ad
 	s.metrics.Admission(op, outcome)
 	if s.dlog != nil {
 		s.dlog.LogAttrs(ctx, slog.LevelInfo, "admission decision",
-			slog.String("uid", string(req.UID)),
+			slog.String("uid", req.uid),
 			slog.String("operation", op),
-			slog.String("kind", req.Kind.Kind),
-			slog.String("namespace", req.Namespace),
+			slog.String("kind", req.kind),
+			slog.String("namespace", req.namespace),
 			slog.String("name", res.Name),
-			slog.String("user", req.UserInfo.Username),
-			slog.Bool("dry_run", req.DryRun != nil && *req.DryRun),
+			slog.String("user", req.username),
+			slog.Bool("dry_run", req.dryRun),
 			slog.String("decision", outcome),
 			slog.String("revision", snap.Revision),
 			slog.Any("findings", logged),
@@ -242,27 +359,22 @@ func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionv1.Ad
 	return resp
 }
 
-// resource parses the object Kubernetes sent into one resource.
-func (s *Server) resource(l *manifest.Loader, req *admissionv1.AdmissionRequest, raw []byte) (*manifest.Resource, error) {
-	name := "admission/" + string(req.UID)
-	f := l.Parse(name, raw)
-	if len(f.Errors) > 0 {
-		return nil, fmt.Errorf("object: %s", f.Errors[0].Message)
+// resource makes the one resource under review of its object, decoded
+// already (decodeAdmission): no second parse.
+func (s *Server) resource(req *admissionRequest, obj ast.Value) (*manifest.Resource, error) {
+	if _, ok := obj.(ast.Object); !ok {
+		return nil, fmt.Errorf("object: want one Kubernetes object, got %s", ast.ValueName(obj))
 	}
-	if len(f.Resources) != 1 {
-		return nil, fmt.Errorf("object: want one Kubernetes object, got %d", len(f.Resources))
+	r := manifest.FromValue("admission/"+req.uid, obj)
+	if r == nil {
+		return nil, errors.New("object: not a Kubernetes object (no apiVersion or kind)")
 	}
-	r := f.Resources[0]
 	// On CREATE the object may not carry its namespace (it came in the
 	// URL); policies and exemptions look at metadata.namespace.
-	if r.Namespace == "" && req.Namespace != "" {
-		r.Namespace = req.Namespace
-		if obj, ok := r.Value.(ast.Object); ok {
-			if mt := obj.Get(ast.StringTerm("metadata")); mt != nil {
-				if meta, ok := mt.Value.(ast.Object); ok {
-					meta.Insert(ast.StringTerm("namespace"), ast.StringTerm(req.Namespace))
-				}
-			}
+	if r.Namespace == "" && req.namespace != "" {
+		r.Namespace = req.namespace
+		if meta, ok := astField(obj.(ast.Object), "metadata").(ast.Object); ok {
+			meta.Insert(ast.StringTerm("namespace"), ast.StringTerm(req.namespace))
 		}
 	}
 	return r, nil
@@ -271,12 +383,12 @@ func (s *Server) resource(l *manifest.Loader, req *admissionv1.AdmissionRequest,
 // userInfo is what policies may see of the requester: name, uid and
 // groups. The extra attributes are left out; they can hold credentials'
 // details nobody needs in a policy input.
-func userInfo(req *admissionv1.AdmissionRequest) map[string]any {
-	groups := make([]any, len(req.UserInfo.Groups))
-	for i, g := range req.UserInfo.Groups {
+func userInfo(req *admissionRequest) map[string]any {
+	groups := make([]any, len(req.groups))
+	for i, g := range req.groups {
 		groups[i] = g
 	}
-	return map[string]any{"username": req.UserInfo.Username, "uid": req.UserInfo.UID, "groups": groups}
+	return map[string]any{"username": req.username, "uid": req.userUID, "groups": groups}
 }
 
 // engineOf labels the duration: gatekeeper when Gatekeeper templates
@@ -288,4 +400,10 @@ func engineOf(fs []finding.Finding) string {
 		}
 	}
 	return "opa"
+}
+
+// maxDepth bounds the review's nesting: the loader's limit for the
+// object, plus the two levels the review wraps it in.
+func (s *Server) maxDepth(snap *Snapshot) int {
+	return snap.Project.Loader.MaxDepth() + 2
 }

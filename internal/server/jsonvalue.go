@@ -1,0 +1,374 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// parseJSONValue reads one JSON document straight into an OPA value: one
+// pass over the bytes, no map[string]any in between, no YAML. It is the
+// admission path's decoder (an AdmissionReview is decoded once, and its
+// object is the policies' input as it stands). Strings that need
+// unescaping or are not valid UTF-8 go through encoding/json, so they come
+// out as encoding/json would have them; numbers keep their text, as
+// ast.Number does. maxDepth bounds nesting, as the manifest loader does.
+//
+// keep, when not nil, says which keys of the top object to convert; the
+// others are checked for syntax and skipped. A key mapped to nil is
+// converted whole, one mapped to a keep is filtered by it in turn.
+func parseJSONValue(data []byte, maxDepth int, keep jsonKeep) (ast.Value, error) {
+	p := jsonParser{data: data, maxDepth: maxDepth}
+	p.space()
+	v, err := p.value(0, keep)
+	if err != nil {
+		return nil, err
+	}
+	p.space()
+	if p.i != len(p.data) {
+		return nil, p.errorf("data after the JSON value")
+	}
+	return v, nil
+}
+
+// jsonKeep is a filter of object keys for parseJSONValue.
+type jsonKeep map[string]jsonKeep
+
+type jsonParser struct {
+	data     []byte
+	i        int
+	maxDepth int
+}
+
+func (p *jsonParser) errorf(format string, args ...any) error {
+	return fmt.Errorf("offset %d: %s", p.i, fmt.Sprintf(format, args...))
+}
+
+func (p *jsonParser) space() {
+	for p.i < len(p.data) {
+		switch p.data[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+var errJSONEnd = errors.New("unexpected end of JSON input")
+
+func (p *jsonParser) value(depth int, keep jsonKeep) (ast.Value, error) {
+	if p.i >= len(p.data) {
+		return nil, errJSONEnd
+	}
+	switch c := p.data[p.i]; {
+	case c == '{':
+		return p.object(depth+1, keep)
+	case c == '[':
+		return p.array(depth + 1)
+	case c == '"':
+		s, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		return ast.String(s), nil
+	case c == 't':
+		return p.literal("true", ast.Boolean(true))
+	case c == 'f':
+		return p.literal("false", ast.Boolean(false))
+	case c == 'n':
+		return p.literal("null", ast.Null{})
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
+	default:
+		return nil, p.errorf("invalid character %q looking for a value", c)
+	}
+}
+
+func (p *jsonParser) literal(word string, v ast.Value) (ast.Value, error) {
+	if len(p.data)-p.i < len(word) || string(p.data[p.i:p.i+len(word)]) != word {
+		return nil, p.errorf("invalid literal, want %s", word)
+	}
+	p.i += len(word)
+	return v, nil
+}
+
+func (p *jsonParser) object(depth int, keep jsonKeep) (ast.Value, error) {
+	if depth > p.maxDepth {
+		return nil, p.errorf("nested deeper than %d levels", p.maxDepth)
+	}
+	p.i++ // {
+	var items [][2]*ast.Term
+	p.space()
+	if p.i < len(p.data) && p.data[p.i] == '}' {
+		p.i++
+		return ast.NewObject(), nil
+	}
+	for {
+		p.space()
+		if p.i >= len(p.data) {
+			return nil, errJSONEnd
+		}
+		if p.data[p.i] != '"' {
+			return nil, p.errorf("invalid character %q looking for an object key", p.data[p.i])
+		}
+		kt, err := p.key()
+		if err != nil {
+			return nil, err
+		}
+		p.space()
+		if p.i >= len(p.data) {
+			return nil, errJSONEnd
+		}
+		if p.data[p.i] != ':' {
+			return nil, p.errorf("invalid character %q after an object key", p.data[p.i])
+		}
+		p.i++
+		p.space()
+		var sub jsonKeep
+		if keep != nil {
+			var ok bool
+			if sub, ok = keep[string(kt.Value.(ast.String))]; !ok {
+				if err := p.skip(depth); err != nil {
+					return nil, err
+				}
+				goto next
+			}
+		}
+		{
+			v, err := p.value(depth, sub)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, [2]*ast.Term{kt, ast.NewTerm(v)})
+		}
+	next:
+		p.space()
+		if p.i >= len(p.data) {
+			return nil, errJSONEnd
+		}
+		switch p.data[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			// NewObject keeps the last of duplicate keys, as
+			// encoding/json does.
+			return ast.NewObject(items...), nil
+		default:
+			return nil, p.errorf("invalid character %q after an object value", p.data[p.i])
+		}
+	}
+}
+
+func (p *jsonParser) array(depth int) (ast.Value, error) {
+	if depth > p.maxDepth {
+		return nil, p.errorf("nested deeper than %d levels", p.maxDepth)
+	}
+	p.i++ // [
+	var elems []*ast.Term
+	p.space()
+	if p.i < len(p.data) && p.data[p.i] == ']' {
+		p.i++
+		return ast.NewArray(), nil
+	}
+	for {
+		p.space()
+		v, err := p.value(depth, nil)
+		if err != nil {
+			return nil, err
+		}
+		elems = append(elems, ast.NewTerm(v))
+		p.space()
+		if p.i >= len(p.data) {
+			return nil, errJSONEnd
+		}
+		switch p.data[p.i] {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return ast.NewArray(elems...), nil
+		default:
+			return nil, p.errorf("invalid character %q after an array element", p.data[p.i])
+		}
+	}
+}
+
+// str reads a string at p.data[p.i] == '"'.
+func (p *jsonParser) str() (string, error) {
+	start := p.i
+	p.i++
+	plain := true
+	for p.i < len(p.data) {
+		c := p.data[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			if plain {
+				return string(p.data[start+1 : p.i-1]), nil
+			}
+			var s string
+			if err := json.Unmarshal(p.data[start:p.i], &s); err != nil {
+				return "", fmt.Errorf("offset %d: %w", start, err)
+			}
+			return s, nil
+		case c == '\\':
+			plain = false
+			p.i += 2
+		case c < 0x20:
+			return "", p.errorf("invalid control character in a string")
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(p.data[p.i:])
+			if r == utf8.RuneError && size == 1 {
+				plain = false // encoding/json puts U+FFFD in its place
+			}
+			p.i += size
+		default:
+			p.i++
+		}
+	}
+	return "", errJSONEnd
+}
+
+// number reads a JSON number and keeps its text.
+func (p *jsonParser) number() (ast.Value, error) {
+	start := p.i
+	if p.data[p.i] == '-' {
+		p.i++
+	}
+	digits := func() int {
+		n := 0
+		for p.i < len(p.data) && p.data[p.i] >= '0' && p.data[p.i] <= '9' {
+			p.i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case p.i < len(p.data) && p.data[p.i] == '0':
+		p.i++
+	case digits() == 0:
+		return nil, p.errorf("invalid number")
+	}
+	if p.i < len(p.data) && p.data[p.i] == '.' {
+		p.i++
+		if digits() == 0 {
+			return nil, p.errorf("invalid number")
+		}
+	}
+	if p.i < len(p.data) && (p.data[p.i] == 'e' || p.data[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.data) && (p.data[p.i] == '+' || p.data[p.i] == '-') {
+			p.i++
+		}
+		if digits() == 0 {
+			return nil, p.errorf("invalid number")
+		}
+	}
+	return ast.Number(p.data[start:p.i]), nil
+}
+
+// key reads an object key. The keys Kubernetes objects use over and over
+// are shared terms (keyTerms): no string and no term to allocate.
+func (p *jsonParser) key() (*ast.Term, error) {
+	start := p.i
+	s, err := p.str()
+	if err != nil {
+		return nil, err
+	}
+	if raw := p.data[start+1 : p.i-1]; len(raw) == len(s) {
+		if t, ok := keyTerms[string(raw)]; ok {
+			return t, nil
+		}
+	}
+	return ast.StringTerm(s), nil
+}
+
+// skip checks the syntax of one value and goes past it, converting
+// nothing.
+func (p *jsonParser) skip(depth int) error {
+	if p.i >= len(p.data) {
+		return errJSONEnd
+	}
+	switch c := p.data[p.i]; {
+	case c == '{' || c == '[':
+		if depth+1 > p.maxDepth {
+			return p.errorf("nested deeper than %d levels", p.maxDepth)
+		}
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		p.i++
+		p.space()
+		if p.i < len(p.data) && p.data[p.i] == closing {
+			p.i++
+			return nil
+		}
+		for {
+			p.space()
+			if c == '{' {
+				if p.i >= len(p.data) || p.data[p.i] != '"' {
+					return p.errorf("want an object key")
+				}
+				if _, err := p.str(); err != nil {
+					return err
+				}
+				p.space()
+				if p.i >= len(p.data) || p.data[p.i] != ':' {
+					return p.errorf("want ':' after an object key")
+				}
+				p.i++
+				p.space()
+			}
+			if err := p.skip(depth + 1); err != nil {
+				return err
+			}
+			p.space()
+			if p.i >= len(p.data) {
+				return errJSONEnd
+			}
+			switch p.data[p.i] {
+			case ',':
+				p.i++
+			case closing:
+				p.i++
+				return nil
+			default:
+				return p.errorf("invalid character %q after a value", p.data[p.i])
+			}
+		}
+	default:
+		_, err := p.value(depth, nil)
+		return err
+	}
+}
+
+// keyTerms are shared terms for common keys of Kubernetes objects and
+// AdmissionReviews.
+var keyTerms = func() map[string]*ast.Term {
+	m := map[string]*ast.Term{}
+	for _, k := range []string{
+		"apiVersion", "kind", "metadata", "name", "namespace", "labels", "annotations", "uid", "spec", "status",
+		"generateName", "resourceVersion", "generation", "creationTimestamp", "ownerReferences", "finalizers", "managedFields",
+		"replicas", "selector", "matchLabels", "matchExpressions", "template", "strategy", "type", "rollingUpdate",
+		"maxUnavailable", "maxSurge", "containers", "initContainers", "ephemeralContainers", "image", "imagePullPolicy",
+		"command", "args", "env", "value", "valueFrom", "envFrom", "ports", "containerPort", "protocol", "port", "targetPort",
+		"resources", "requests", "limits", "cpu", "memory", "livenessProbe", "readinessProbe", "startupProbe", "httpGet",
+		"path", "tcpSocket", "exec", "periodSeconds", "initialDelaySeconds", "timeoutSeconds", "failureThreshold",
+		"securityContext", "runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup", "privileged", "allowPrivilegeEscalation",
+		"readOnlyRootFilesystem", "capabilities", "drop", "add", "seccompProfile", "volumes", "volumeMounts", "mountPath",
+		"readOnly", "configMap", "secret", "secretName", "emptyDir", "hostPath", "persistentVolumeClaim", "claimName",
+		"serviceAccountName", "automountServiceAccountToken", "hostNetwork", "hostPID", "hostIPC", "nodeSelector",
+		"tolerations", "affinity", "restartPolicy", "terminationGracePeriodSeconds", "dnsPolicy", "schedulerName",
+		"terminationMessagePath", "terminationMessagePolicy", "priorityClassName", "topologySpreadConstraints",
+		"key", "operator", "values", "effect",
+	} {
+		m[k] = ast.StringTerm(k)
+	}
+	return m
+}()
