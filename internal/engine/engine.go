@@ -36,18 +36,24 @@ type Engine struct {
 	debugMu  sync.Mutex
 	review   bool // a Gatekeeper-style policy is enabled: build input.review
 	engine   string
-	// instances lists every (policy, instance) pair, for the per-resource
-	// match that guards each instance's query expression.
-	instances []instanceRef
-	store     storage.Store
-	first     FirstPass
+	// slots are the policies and instances that get an input of their
+	// own (their parameters; for instances, their match).
+	slots []inputSlot
+	store storage.Store
+	first FirstPass
 }
 
-// instanceRef names one instance of one policy.
-type instanceRef struct {
-	policy, instance int
-	key              *ast.Term // its key in input.__attest_match
-	match            func(r *manifest.Resource, old ast.Value) bool
+// inputSlot is one policy (or one instance of a policy) that reads its own
+// parameters. Its input is built per resource beside the shared one,
+// reusing the same resource and context terms, and the query switches to
+// it with `with input as input.__attest_inputs[key]`: replacing the whole
+// input costs nothing, where `with input.parameters as ...` made OPA copy
+// the entire input, manifest included, for every policy and resource.
+type inputSlot struct {
+	key      *ast.Term
+	params   *ast.Term
+	instance bool
+	match    func(r *manifest.Resource, old ast.Value) bool
 }
 
 type lazyQuery struct {
@@ -138,8 +144,11 @@ func New(ctx context.Context, set *policy.Set, opts ...Option) (*Engine, []findi
 			e.review = true
 		}
 		for k, in := range p.Instances {
-			e.instances = append(e.instances, instanceRef{policy: i, instance: k,
-				key: ast.StringTerm(instanceKey(i, k)), match: in.Match})
+			e.slots = append(e.slots, inputSlot{key: ast.StringTerm(instanceKey(i, k)),
+				params: paramsTerm(in.Parameters), instance: true, match: in.Match})
+		}
+		if len(p.Instances) == 0 && p.Style != policy.StyleConftest && len(p.Parameters) > 0 {
+			e.slots = append(e.slots, inputSlot{key: ast.StringTerm(policyKey(i)), params: paramsTerm(p.Parameters)})
 		}
 	}
 	if o.data == nil {
@@ -197,11 +206,11 @@ func (e *Engine) query(only []int) ast.Body {
 			continue
 		}
 		expr := ast.Equality.Expr(ast.VarTerm(string(policyVar(i))), ast.RefTerm(resultRef(p, collectRule)...))
-		expr.With = inputFor(p)
+		expr.With = inputFor(i, p)
 		body = append(body, expr)
 		if p.HasException && p.Style == policy.StyleConftest {
 			x := ast.Equality.Expr(ast.VarTerm(string(exceptionVar(i))), ast.RefTerm(resultRef(p, "exception")...))
-			x.With = inputFor(p)
+			x.With = inputFor(i, p)
 			body = append(body, x)
 		}
 	}
@@ -212,37 +221,53 @@ func (e *Engine) query(only []int) ast.Body {
 }
 
 // instanceExprs gives one expression per instance, each with its own
-// parameters, guarded by the match Go computed for the resource:
+// input (its parameters), guarded by the match Go computed for the
+// resource:
 //
-//	__p3_0 = {x | input.__attest_match["3_0"]; data.<pkg>.__attest_findings[x]} with input.parameters as {...}
+//	__p3_0 = {x | input.__attest_matched; data.<pkg>.__attest_findings[x]} with input as input.__attest_inputs["3_0"]
 //
 // A comprehension is always defined, so an instance that does not match
 // costs one lookup and leaves the rest of the query alone.
 func instanceExprs(i int, p *policy.Policy) []*ast.Expr {
 	out := make([]*ast.Expr, 0, len(p.Instances))
-	for k, in := range p.Instances {
+	for k := range p.Instances {
 		x := ast.VarTerm(fmt.Sprintf("__c%d_%d", i, k))
-		guard := ast.NewExpr(ast.RefTerm(ast.InputRootDocument, ast.StringTerm(matchKey), ast.StringTerm(instanceKey(i, k))))
+		guard := ast.NewExpr(ast.RefTerm(ast.InputRootDocument, ast.StringTerm(matchedKey)))
 		collect := ast.NewExpr(ast.RefTerm(append(resultRef(p, collectRule), x)...))
 		comp := ast.SetComprehensionTerm(x, ast.NewBody(guard, collect))
 		expr := ast.Equality.Expr(ast.VarTerm(string(instanceVar(i, k))), comp)
-		params := in.Parameters
-		if params == nil {
-			params = map[string]any{}
-		}
-		if v, err := ast.InterfaceToValue(params); err == nil {
-			expr.With = []*ast.With{{Target: ast.RefTerm(ast.InputRootDocument, ast.StringTerm("parameters")), Value: ast.NewTerm(v)}}
-		}
+		expr.With = switchInput(instanceKey(i, k))
 		out = append(out, expr)
 	}
 	return out
 }
 
-// matchKey is the input key holding the instances that match the resource.
-const matchKey = "__attest_match"
+const (
+	// inputsKey holds the per-policy and per-instance inputs.
+	inputsKey = "__attest_inputs"
+	// matchedKey is true in an instance's input when it matches the resource.
+	matchedKey = "__attest_matched"
+)
 
 func instanceKey(i, k int) string  { return fmt.Sprintf("%d_%d", i, k) }
+func policyKey(i int) string       { return fmt.Sprintf("p%d", i) }
 func instanceVar(i, k int) ast.Var { return ast.Var(fmt.Sprintf("__p%d_%d", i, k)) }
+
+func switchInput(key string) []*ast.With {
+	return []*ast.With{{Target: ast.NewTerm(ast.InputRootRef),
+		Value: ast.RefTerm(ast.InputRootDocument, ast.StringTerm(inputsKey), ast.StringTerm(key))}}
+}
+
+func paramsTerm(params map[string]any) *ast.Term {
+	if params == nil {
+		return ast.ObjectTerm()
+	}
+	v, err := ast.InterfaceToValue(params)
+	if err != nil {
+		return ast.ObjectTerm()
+	}
+	return ast.NewTerm(v)
+}
 
 // NeedsFirstPass reports whether every input must be observed (Observe)
 // before evaluation starts, and FirstPassDone called.
@@ -276,19 +301,15 @@ func (e *Engine) SetData(ctx context.Context, key string, value any) error {
 }
 
 // inputFor gives each policy the input it expects: conftest packages the
-// manifest itself; the others their own parameters.
-func inputFor(p *policy.Policy) []*ast.With {
+// manifest itself; policies with parameters their own input.
+func inputFor(i int, p *policy.Policy) []*ast.With {
 	if p.Style == policy.StyleConftest {
 		return []*ast.With{{Target: ast.NewTerm(ast.InputRootRef), Value: ast.RefTerm(ast.InputRootDocument, ast.StringTerm("resource"))}}
 	}
 	if len(p.Parameters) == 0 {
 		return nil
 	}
-	v, err := ast.InterfaceToValue(p.Parameters)
-	if err != nil {
-		return nil
-	}
-	return []*ast.With{{Target: ast.RefTerm(ast.InputRootDocument, ast.StringTerm("parameters")), Value: ast.NewTerm(v)}}
+	return switchInput(policyKey(i))
 }
 
 func containsInt(s []int, v int) bool {

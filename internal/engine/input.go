@@ -20,24 +20,42 @@ func (e *Engine) input(r *manifest.Resource, call Call) ast.Value {
 		ctx = ast.NewTerm(obj)
 	}
 	obj := ast.NewTerm(r.Value)
+	var rev *ast.Term
+	if e.review {
+		rev = ast.NewTerm(review(r, call, obj))
+	}
 	items := [][2]*ast.Term{
 		ast.Item(ast.StringTerm("resource"), obj),
 		ast.Item(ast.StringTerm("parameters"), ast.ObjectTerm()),
 		ast.Item(ast.StringTerm("context"), ctx),
 	}
-	if e.review {
-		items = append(items, ast.Item(ast.StringTerm("review"), ast.NewTerm(review(r, call, obj))))
+	if rev != nil {
+		items = append(items, ast.Item(ast.StringTerm("review"), rev))
 	}
-	if len(e.instances) > 0 {
-		// The match runs in Go, before evaluation: Gatekeeper's match
-		// needs the namespace's labels, which Rego does not see.
-		m := ast.NewObject()
-		for _, in := range e.instances {
-			if in.match == nil || in.match(r, call.OldObject) {
-				m.Insert(in.key, ast.BooleanTerm(true))
+	if len(e.slots) > 0 {
+		inputs := ast.NewObject()
+		for _, sl := range e.slots {
+			// The match runs in Go, before evaluation: Gatekeeper's match
+			// needs the namespace's labels, which Rego does not see. An
+			// instance that does not match gets an empty input.
+			if sl.instance && sl.match != nil && !sl.match(r, call.OldObject) {
+				inputs.Insert(sl.key, ast.ObjectTerm())
+				continue
 			}
+			own := [][2]*ast.Term{
+				ast.Item(ast.StringTerm("resource"), obj),
+				ast.Item(ast.StringTerm("parameters"), sl.params),
+				ast.Item(ast.StringTerm("context"), ctx),
+			}
+			if rev != nil {
+				own = append(own, ast.Item(ast.StringTerm("review"), rev))
+			}
+			if sl.instance {
+				own = append(own, ast.Item(ast.StringTerm(matchedKey), ast.BooleanTerm(true)))
+			}
+			inputs.Insert(sl.key, ast.NewTerm(ast.NewObject(own...)))
 		}
-		items = append(items, ast.Item(ast.StringTerm(matchKey), ast.NewTerm(m)))
+		items = append(items, ast.Item(ast.StringTerm(inputsKey), ast.NewTerm(inputs)))
 	}
 	return ast.NewObject(items...)
 }
