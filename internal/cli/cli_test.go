@@ -143,6 +143,10 @@ func TestGitLabExample(t *testing.T) {
 	if !strings.Contains(string(data), "cost-center") {
 		t.Errorf("junit lacks the warning:\n%s", data)
 	}
+	// Under --strict the warning fails the run, so it is a failed case.
+	if suites.Failures != 1 {
+		t.Errorf("junit failures = %d, want 1 (the warning fails under --strict)", suites.Failures)
+	}
 	if r := execute(t, "", "policy", "check", "manifests/"); r.code != 0 {
 		t.Fatalf("without --strict: exit %d, want 0\n%s", r.code, r.stdout)
 	}
