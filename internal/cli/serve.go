@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -8,13 +9,18 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/continuums/attest/internal/bundle"
+	"github.com/continuums/attest/internal/governance"
+	"github.com/continuums/attest/internal/project"
 	"github.com/continuums/attest/internal/server"
+	"github.com/continuums/attest/internal/store"
 )
 
 type serveFlags struct {
@@ -22,7 +28,6 @@ type serveFlags struct {
 	addr         string
 	certFile     string
 	keyFile      string
-	store        string
 	decisionLog  string
 	logLevel     string
 	bodyLimit    int64
@@ -32,6 +37,8 @@ type serveFlags struct {
 	grace        time.Duration
 	poll         time.Duration
 	fetchTimeout time.Duration
+	clientCA     string
+	exemptTTL    time.Duration
 }
 
 func newServeCmd(s Streams) *cobra.Command {
@@ -55,11 +62,9 @@ See docs/serve.md.`,
 	fl.StringVar(&f.addr, "addr", server.DefaultAddr, "listen address HOST:PORT")
 	fl.StringVar(&f.certFile, "tls-cert", "", "TLS certificate FILE (PEM), reloaded when it changes")
 	fl.StringVar(&f.keyFile, "tls-key", "", "TLS private key FILE (PEM)")
-	if fl.Lookup("store") == nil {
-		// The project flags carry --store once the governance store is
-		// wired in; until then serve declares it and refuses it.
-		fl.StringVar(&f.store, "store", "", "governance store URL for exemptions (sqlite: or postgres:)")
-	}
+	fl.StringVar(&f.clientCA, "client-ca", "", "PEM FILE of CAs whose client certificates authenticate on the exemption endpoints (default: server.auth.client_ca)")
+	fl.DurationVar(&f.exemptTTL, "exemptions-ttl", server.DefaultExemptionSync, "how often approved exemptions are re-read from the approval store (changes made through this server apply at once)")
+	c.AddCommand(newHashTokenCmd(s))
 	fl.StringVar(&f.decisionLog, "decision-log", "", "write one JSON line per admission decision to FILE (- for stdout)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.Int64Var(&f.bodyLimit, "max-body-bytes", server.DefaultBodyLimit, "largest request body accepted")
@@ -73,11 +78,6 @@ See docs/serve.md.`,
 }
 
 func runServe(ctx context.Context, s Streams, f *serveFlags) error {
-	if f.store != "" {
-		// The governance store (issue 5) plugs in as an exemption
-		// provider once it lands; refusing is better than ignoring it.
-		return usageError{errors.New("--store is not available in this build yet: exemptions come from .attest/exemptions.yaml and annotations")}
-	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return usageError{fmt.Errorf("--log-level: %w", err)}
@@ -86,6 +86,16 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 	opts := f.project.options(s)
 	opts.Stdin = nil
 	opts.Debug = nil // policy.debug output would interleave with the JSON log
+	gopts, closeStore, err := serveGovernance(ctx, opts, f, logger)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if gopts.cache != nil {
+		// The same cache that the server refreshes after a change: the
+		// project's first load and every sync read through it.
+		opts.StoreExemptions = gopts.cache
+	}
 	src, err := server.NewSource(opts, server.WithFetchOptions(bundle.WithFetchTimeout(f.fetchTimeout)))
 	if err != nil {
 		return err
@@ -102,6 +112,7 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 		server.WithPollInterval(f.poll),
 		server.WithVersion(Version),
 	}
+	sopts = append(sopts, gopts.opts...)
 	if f.certFile != "" || f.keyFile != "" {
 		sopts = append(sopts, server.WithTLS(f.certFile, f.keyFile))
 	}
@@ -140,4 +151,106 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 		return exitError{1}
 	}
 	return nil
+}
+
+// serveGov is what serveGovernance sets up.
+type serveGov struct {
+	opts  []server.Option
+	cache *governance.Cached
+}
+
+// serveGovernance opens the approval store (--store, else exemptions.store,
+// else the default SQLite file if it exists, as policy check does) with a
+// cached provider for admission, and reads the client CA file. Without a
+// store the exemption endpoints answer 404.
+func serveGovernance(ctx context.Context, opts project.Options, f *serveFlags, logger *slog.Logger) (serveGov, func(), error) {
+	var g serveGov
+	nop := func() {}
+	cfg, cerr := server.LoadConfig(opts)
+	if cerr != nil {
+		// The server reports the configuration on its first load and
+		// stays unready; only the store and CA settings are missing here.
+		logger.Warn("configuration unreadable: no approval store or client CA from it", slog.String("error", cerr.Error()))
+		cfg = nil
+	}
+	caFile := f.clientCA
+	if caFile == "" && cfg != nil && cfg.Server.Auth.ClientCA != "" {
+		caFile = cfg.Server.Auth.ClientCA
+		if !filepath.IsAbs(caFile) {
+			caFile = filepath.Join(opts.Dir, caFile)
+		}
+	}
+	if caFile != "" {
+		data, err := os.ReadFile(caFile)
+		if err != nil {
+			return g, nop, usageError{fmt.Errorf("client CA: %w", err)}
+		}
+		pool, err := server.LoadClientCAs(data)
+		if err != nil {
+			return g, nop, usageError{fmt.Errorf("client CA %s: %w", caFile, err)}
+		}
+		g.opts = append(g.opts, server.WithClientCAs(pool))
+	}
+	url := opts.Store
+	if url == "" && cfg != nil {
+		url = cfg.Exemptions.Store
+	}
+	if url == "" {
+		path, err := store.DefaultPath(os.Getenv)
+		if err != nil {
+			return g, nop, nil
+		}
+		if _, err := os.Stat(path); err != nil {
+			logger.Info("no approval store: the exemption endpoints are off (give --store)")
+			return g, nop, nil
+		}
+		url = "sqlite://" + path
+	}
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		return g, nop, fmt.Errorf("approval store: %w", err)
+	}
+	g.cache = governance.NewCached(governance.New(st), f.exemptTTL)
+	g.opts = append(g.opts, server.WithApprovalStore(st, g.cache), server.WithExemptionSync(f.exemptTTL))
+	return g, func() { st.Close() }, nil
+}
+
+// newHashTokenCmd is `attest serve hash-token`: the SHA-256 that
+// server.auth.tokens stores, of a token read from stdin (never from the
+// command line, where it would end up in the shell history and ps).
+func newHashTokenCmd(s Streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "hash-token < token-file",
+		Short: "Print the SHA-256 of a bearer token (read from stdin) for server.auth.tokens",
+		Long: `Read a bearer token from stdin (its first line; a trailing newline is not
+part of it) and print its SHA-256 in hex, for the configuration:
+
+  server:
+    auth:
+      tokens:
+        - identity: alice@company.com
+          sha256: <the printed hash>
+
+Generate tokens with, for example, 'openssl rand -hex 32'. Tokens shorter than
+16 characters are refused.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if s.In == nil {
+				return usageError{errors.New("no stdin to read the token from")}
+			}
+			line, err := bufio.NewReader(io.LimitReader(s.In, 4096)).ReadString('\n')
+			if err != nil && !errors.Is(err, io.EOF) {
+				return fmt.Errorf("read the token: %w", err)
+			}
+			tok := strings.TrimRight(line, "\r\n")
+			if strings.TrimSpace(tok) != tok || tok == "" {
+				return usageError{errors.New("the token is empty or has leading or trailing spaces")}
+			}
+			if len(tok) < 16 {
+				return usageError{errors.New("the token is shorter than 16 characters: too easy to guess (openssl rand -hex 32 makes a good one)")}
+			}
+			fmt.Fprintln(s.Out, server.HashToken(tok))
+			return nil
+		},
+	}
 }

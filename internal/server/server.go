@@ -81,6 +81,8 @@ type Server struct {
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	dlog    *slog.Logger // decision log, nil when off
+	// govState is the store-exemption sync's memory (storesync.go).
+	govState govState
 }
 
 type options struct {
@@ -98,6 +100,7 @@ type options struct {
 	poll         time.Duration
 	metrics      *metrics.Metrics
 	version      string
+	gov          govOptions // approval store, client CAs (storesync.go)
 }
 
 // Option configures New.
@@ -159,6 +162,7 @@ func New(opts ...Option) (*Server, error) {
 		writeTimeout: DefaultWriteTimeout,
 		shutdown:     DefaultShutdown,
 		poll:         DefaultPoll,
+		gov:          govOptions{sync: DefaultExemptionSync},
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -171,6 +175,9 @@ func New(opts ...Option) (*Server, error) {
 	}
 	if o.certFile == "" && !loopback(o.addr) {
 		return nil, fmt.Errorf("server: %s is not a loopback address: plain HTTP is only served on loopback; give --tls-cert and --tls-key", o.addr)
+	}
+	if o.gov.clientCAs != nil && o.certFile == "" {
+		return nil, errors.New("server: client certificates (server.auth.client_ca) need TLS: give --tls-cert and --tls-key")
 	}
 	if o.logger == nil {
 		o.logger = slog.New(slog.DiscardHandler)
@@ -244,6 +251,16 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/admission", s.instrument("admission", http.HandlerFunc(s.handleAdmission)))
 	mux.Handle("POST /v1/evaluate", s.instrument("evaluate", http.HandlerFunc(s.handleEvaluate)))
+	// Exemption workflow and audit trail (storesync.go): authenticated.
+	mux.Handle("POST /v1/exemptions", s.instrument("exemptions", s.governed(s.handleFile(false))))
+	mux.Handle("POST /v1/overrides", s.instrument("exemptions", s.governed(s.handleFile(true))))
+	mux.Handle("POST /v1/exemptions/{id}/approve", s.instrument("exemptions", s.governed(s.handleDecide("approve"))))
+	mux.Handle("POST /v1/exemptions/{id}/reject", s.instrument("exemptions", s.governed(s.handleDecide("reject"))))
+	mux.Handle("POST /v1/exemptions/{id}/revoke", s.instrument("exemptions", s.governed(s.handleDecide("revoke"))))
+	mux.Handle("GET /v1/exemptions", s.instrument("exemptions", s.governed(s.handleList)))
+	mux.Handle("GET /v1/exemptions/{id}", s.instrument("exemptions", s.governed(s.handleGet)))
+	mux.Handle("GET /v1/audit", s.instrument("audit", s.governed(s.handleAudit)))
+	mux.Handle("GET /v1/audit/verify", s.instrument("audit", s.governed(s.handleVerify)))
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -327,6 +344,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cr.get}
+		s.configureClientAuth(srv.TLSConfig)
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "serving", slog.String("addr", ln.Addr().String()), slog.Bool("tls", s.o.certFile != ""))
@@ -337,6 +355,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		defer close(pollDone)
 		s.poll(pctx)
 	}()
+	waitSync := s.startExemptionSync(pctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -353,6 +372,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	stopPoll()
 	<-pollDone
+	waitSync()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
