@@ -23,8 +23,20 @@ type Object struct {
 // objectOf reads a resource for matching.
 func objectOf(r *manifest.Resource) Object {
 	g, _ := splitAPIVersion(r.APIVersion)
-	return Object{Group: g, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace, Labels: r.Labels,
+	o := Object{Group: g, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace, Labels: r.Labels,
 		Cluster: engine.ClusterScoped(r.APIVersion, r.Kind)}
+	return o.defaulted()
+}
+
+// defaulted puts a namespaced object that names no namespace in
+// "default", where kubectl (and gator) put it: a manifest without a
+// namespace is matched by namespaces: ["default"] and not by a
+// namespace list that leaves default out.
+func (o Object) defaulted() Object {
+	if !o.Cluster && o.Namespace == "" && !o.isNamespace() {
+		o.Namespace = "default"
+	}
+	return o
 }
 
 // objectOfValue reads an object given as a Rego value (an AdmissionReview's
