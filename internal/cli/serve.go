@@ -53,6 +53,12 @@ GET /readyz. Policies come from the project as for 'attest policy check', plus
 policy_bundle_url (polled with ETag) and signed bundles when
 policy.bundle_verification has keys. SIGHUP reloads; so does any change of the
 local policy files. Without --tls-cert the address must be loopback.
+
+With an approval store (--store, exemptions.store, or the default SQLite file
+if it exists) its approved exemptions apply to admission without a restart,
+and /v1/exemptions, /v1/overrides and /v1/audit serve the exemption workflow
+to callers authenticated by a bearer token (server.auth.tokens, hashed with
+'attest serve hash-token') or a client certificate (server.auth.client_ca).
 See docs/serve.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), s, &f) },
