@@ -17,7 +17,7 @@ import (
 // benchServer is a server with the bench/ policies (the ten
 // conftest-style rules bench/load runs against OPA), loaded but not
 // listening: the benchmarks call its handler directly.
-func benchServer(b *testing.B, opts ...Option) (*Server, []byte) {
+func benchServer(b testing.TB, opts ...Option) (*Server, []byte) {
 	b.Helper()
 	body, err := os.ReadFile(filepath.Join("..", "..", "bench", "load", "review.json"))
 	if err != nil {

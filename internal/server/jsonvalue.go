@@ -155,9 +155,7 @@ func (p *jsonParser) object(depth int, keep jsonKeep) (ast.Value, error) {
 			p.i++
 		case '}':
 			p.i++
-			// NewObject keeps the last of duplicate keys, as
-			// encoding/json does.
-			return ast.NewObject(items...), nil
+			return newObject(items), nil
 		default:
 			return nil, p.errorf("invalid character %q after an object value", p.data[p.i])
 		}
@@ -372,3 +370,37 @@ var keyTerms = func() map[string]*ast.Term {
 	}
 	return m
 }()
+
+// newObject makes the object; of duplicate keys the last one wins, as in
+// encoding/json (ast.NewObject would keep both).
+func newObject(items [][2]*ast.Term) ast.Object {
+	dup := false
+	if len(items) <= 16 {
+		for i := 1; i < len(items) && !dup; i++ {
+			for j := range i {
+				if items[i][0].Value.(ast.String) == items[j][0].Value.(ast.String) {
+					dup = true
+					break
+				}
+			}
+		}
+	} else {
+		seen := make(map[ast.String]struct{}, len(items))
+		for _, it := range items {
+			k := it[0].Value.(ast.String)
+			if _, ok := seen[k]; ok {
+				dup = true
+				break
+			}
+			seen[k] = struct{}{}
+		}
+	}
+	if !dup {
+		return ast.NewObject(items...)
+	}
+	obj := ast.NewObjectWithCapacity(len(items))
+	for _, it := range items {
+		obj.Insert(it[0], it[1])
+	}
+	return obj
+}

@@ -326,6 +326,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("listen: %w", err)
 		}
 	}
+	tuneGC()
 	_ = s.Reload(ctx, true)
 	srv := &http.Server{
 		Handler:           s.Handler(),

@@ -1,0 +1,342 @@
+// Command load runs `attest serve` and `opa run --server` one after the
+// other with the same policies (bench/policies) on the same AdmissionReview
+// (review.json, a 2-container Deployment), and prints each server's peak
+// throughput and its p50/p99 latency at 80% of its own peak, from an
+// open-loop generator (bench/load/loadgen). attest runs twice, without and
+// with the decision log. Method and figures: docs/performance.md.
+//
+//	go run ./bench/load -attest .bin/attest -opa .bin/opa -runs 3
+//
+// bench/serve.sh builds and installs both and runs this.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/continuums/attest/bench/load/loadgen"
+)
+
+func main() {
+	var (
+		attest   = flag.String("attest", ".bin/attest", "attest binary")
+		opa      = flag.String("opa", ".bin/opa", "opa binary (v1.22.3)")
+		policies = flag.String("policies", "bench/policies", "the conftest-style rules both servers run")
+		wrapper  = flag.String("opa-wrapper", "bench/load/opa", "the Rego that asks those rules about an AdmissionReview for OPA")
+		review   = flag.String("review", "bench/load/review.json", "the AdmissionReview posted")
+		servers  = flag.String("servers", "attest,attest+decisionlog,opa", "which servers, in order")
+		runs     = flag.Int("runs", 3, "runs; every server once per run")
+		step     = flag.Duration("step", 2*time.Second, "duration of one ramp step")
+		hold     = flag.Duration("hold", 10*time.Second, "duration of the run at 80% of the peak")
+		start    = flag.Float64("start", 500, "first rate of the ramp, requests/s")
+		factor   = flag.Float64("factor", 1.15, "rate multiplier between ramp steps")
+		limit    = flag.Float64("limit", 60000, "highest rate tried")
+		conns    = flag.Int("outstanding", 256, "most requests in flight")
+		maxP99   = flag.Duration("max-p99", 100*time.Millisecond, "a ramp step with a higher p99 is not sustained")
+		keep     = flag.Bool("keep", false, "keep the servers' logs and the decision log (printed directory)")
+	)
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, config{attest: *attest, opa: *opa, policies: *policies, wrapper: *wrapper, review: *review,
+		servers: strings.Split(*servers, ","), runs: *runs, step: *step, hold: *hold, start: *start, factor: *factor,
+		limit: *limit, conns: *conns, maxP99: *maxP99, keep: *keep}); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	attest, opa, policies, wrapper, review string
+	servers                                []string
+	runs                                   int
+	step, hold                             time.Duration
+	start, factor, limit                   float64
+	conns                                  int
+	maxP99                                 time.Duration
+	keep                                   bool
+}
+
+// measurement is one server in one run.
+type measurement struct {
+	server   string
+	peak     float64
+	at80     loadgen.Result
+	cpuPerOp time.Duration // the server's CPU (user+system) per answered request in the 80% run
+}
+
+func run(ctx context.Context, c config) error {
+	for _, p := range []*string{&c.attest, &c.opa, &c.policies, &c.wrapper, &c.review} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
+	body, err := os.ReadFile(c.review)
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "attest-load-")
+	if err != nil {
+		return err
+	}
+	if c.keep {
+		fmt.Fprintln(os.Stderr, "load: logs in", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	host, _ := os.Hostname()
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("# attest serve vs opa run --server: %s, %d CPUs, load average %s", host, runtime.NumCPU(), load)
+	fmt.Printf("# open loop; ramp from %.0f/s x%.2f, %s steps (sustained: >=95%% answered, p99 <= %s); then %s at 80%% of each server's own peak\n",
+		c.start, c.factor, c.step, c.maxP99, c.hold)
+	g := loadgen.New(c.conns)
+	var all [][]measurement
+	for i := range c.runs {
+		var ms []measurement
+		for _, name := range c.servers {
+			m, err := measure(ctx, g, c, name, body, filepath.Join(work, fmt.Sprintf("run%d-%s", i+1, strings.ReplaceAll(name, "+", "-"))))
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			fmt.Printf("run %d  %-22s peak %6.0f/s   at 80%%: %s  cpu/decision %s\n", i+1, name, m.peak, m.at80, m.cpuPerOp.Round(time.Microsecond))
+			ms = append(ms, m)
+		}
+		all = append(all, ms)
+	}
+	summary(c.servers, all)
+	return nil
+}
+
+// summary prints medians over the runs, and ratios taken within each run.
+func summary(servers []string, all [][]measurement) {
+	fmt.Printf("\n| server | peak (decisions/s) | rate at 80%% | p50 at 80%% | p99 at 80%% | CPU per decision |\n|---|---:|---:|---:|---:|---:|\n")
+	for j, name := range servers {
+		var peak, rate, p50, p99, cpu []float64
+		for _, ms := range all {
+			m := ms[j]
+			peak = append(peak, m.peak)
+			rate = append(rate, m.at80.Rate)
+			p50 = append(p50, float64(m.at80.P50))
+			p99 = append(p99, float64(m.at80.P99))
+			cpu = append(cpu, float64(m.cpuPerOp))
+		}
+		fmt.Printf("| %s | %.0f | %.0f | %s | %s | %s |\n", name, median(peak), median(rate),
+			time.Duration(median(p50)).Round(10*time.Microsecond), time.Duration(median(p99)).Round(10*time.Microsecond),
+			time.Duration(median(cpu)).Round(time.Microsecond))
+	}
+	fmt.Printf("\nmedians of %d runs; ratios within each run, then their median:\n", len(all))
+	idx := func(name string) int { return slices.Index(servers, name) }
+	ratio := func(label, a, b string, f func(x, y measurement) float64) {
+		i, k := idx(a), idx(b)
+		if i < 0 || k < 0 {
+			return
+		}
+		var rs []string
+		var vs []float64
+		for _, ms := range all {
+			v := f(ms[i], ms[k])
+			vs = append(vs, v)
+			rs = append(rs, strconv.FormatFloat(v, 'f', 2, 64))
+		}
+		fmt.Printf("  %s: %.2f (runs: %s)\n", label, median(vs), strings.Join(rs, ", "))
+	}
+	ratio("attest peak / opa peak", "attest", "opa", func(x, y measurement) float64 { return x.peak / y.peak })
+	ratio("decision log cost (1 - peak with / peak without)", "attest+decisionlog", "attest", func(x, y measurement) float64 { return 1 - x.peak/y.peak })
+	ratio("opa p99 / attest p99 at 80%", "opa", "attest", func(x, y measurement) float64 { return float64(x.at80.P99) / float64(y.at80.P99) })
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// measure starts one server, checks its answer, ramps to its peak, runs
+// at 80% of it, and stops it.
+func measure(ctx context.Context, g *loadgen.Generator, c config, name string, review []byte, dir string) (measurement, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return measurement{}, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return measurement{}, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	var cmd *exec.Cmd
+	var t loadgen.Target
+	var health string
+	switch name {
+	case "attest", "attest+decisionlog":
+		args := []string{"serve", "--addr", addr, "--no-builtin", "--policy", c.policies, "--poll-interval", "0", "--log-level", "warn"}
+		if name == "attest+decisionlog" {
+			args = append(args, "--decision-log", filepath.Join(dir, "decisions.jsonl"))
+		}
+		cmd = exec.CommandContext(ctx, c.attest, args...)
+		t = loadgen.Target{Name: name, URL: "http://" + addr + "/v1/admission", Body: review}
+		health = "http://" + addr + "/readyz"
+	case "opa":
+		cmd = exec.CommandContext(ctx, c.opa, "run", "--server", "--addr", addr, "--log-level", "error",
+			"--skip-version-check", "--disable-telemetry", c.policies, c.wrapper)
+		t = loadgen.Target{Name: name, URL: "http://" + addr + "/v1/data/attest/admission/response",
+			Body: append(append([]byte(`{"input":`), review...), '}')}
+		health = "http://" + addr + "/health"
+	default:
+		return measurement{}, fmt.Errorf("unknown server (attest, attest+decisionlog, opa)")
+	}
+	// An empty project directory and configuration home: no project or
+	// user configuration of this machine gets in.
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+dir, "HOME="+dir)
+	logf, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		return measurement{}, err
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		return measurement{}, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		<-exited
+	}()
+	if err := waitHealthy(ctx, health, 60*time.Second, exited); err != nil {
+		return measurement{}, fmt.Errorf("%w (log: %s)", err, filepath.Join(dir, "server.log"))
+	}
+	if err := checkAnswer(g.Client, name, t); err != nil {
+		return measurement{}, err
+	}
+	// Warm up (connections, the runtime's heap) before the ramp.
+	g.Run(ctx, t, c.start, time.Second)
+	peak, _ := g.Ramp(ctx, t, c.start, c.factor, c.limit, c.step, c.maxP99, func(r loadgen.Result) {
+		fmt.Fprintf(os.Stderr, "  %-20s %s\n", name, r)
+	})
+	if peak == 0 {
+		return measurement{}, errors.New("no ramp step was sustained")
+	}
+	cpu0 := cpuTime(cmd.Process.Pid)
+	at80 := g.Run(ctx, t, 0.8*peak, c.hold)
+	cpu1 := cpuTime(cmd.Process.Pid)
+	m := measurement{server: name, peak: peak, at80: at80}
+	if ok := at80.Requests - at80.Errors; ok > 0 && cpu1 > cpu0 {
+		m.cpuPerOp = (cpu1 - cpu0) / time.Duration(ok)
+	}
+	if at80.Errors > 0 {
+		return m, fmt.Errorf("%d requests failed at 80%% of the peak", at80.Errors)
+	}
+	return m, ctx.Err()
+}
+
+// checkAnswer posts the review once and checks that the server denies it
+// for the unpinned image and warns about the missing readiness probe: the
+// same decision from both servers, or the comparison means nothing.
+func checkAnswer(client *http.Client, name string, t loadgen.Target) error {
+	resp, err := client.Post(t.URL, "application/json", bytes.NewReader(t.Body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Response *struct {
+			Allowed  bool     `json:"allowed"`
+			Warnings []string `json:"warnings"`
+			Status   struct {
+				Message string `json:"message"`
+			} `json:"status"`
+		} `json:"response"`
+		Result *json.RawMessage `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return fmt.Errorf("answer: %w", err)
+	}
+	if out.Result != nil { // OPA's data API wraps the document in "result"
+		if err := json.Unmarshal(*out.Result, &out); err != nil {
+			return fmt.Errorf("answer: %w", err)
+		}
+	}
+	r := out.Response
+	if resp.StatusCode != http.StatusOK || r == nil || r.Allowed || !strings.Contains(r.Status.Message, `uses an unpinned image`) ||
+		len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "has no readiness probe") {
+		return fmt.Errorf("%s does not answer as expected (status %d): %+v", name, resp.StatusCode, r)
+	}
+	return nil
+}
+
+// waitHealthy polls url until it answers 200, the process exits or the
+// deadline passes.
+func waitHealthy(ctx context.Context, url string, timeout time.Duration, exited <-chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("server exited before it was ready: %v", err)
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready after %s", url, timeout)
+		case <-tick.C:
+		}
+	}
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// cpuTime is the process's user+system CPU time from /proc (0 elsewhere).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
