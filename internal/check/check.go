@@ -44,6 +44,7 @@ type options struct {
 	progress func(done int)
 	hook     ResourceHook
 	skipEval bool
+	skip     func(*manifest.Resource) bool
 }
 
 // Option configures Run.
@@ -60,6 +61,11 @@ func WithProgress(fn func(done int)) Option { return func(o *options) { o.progre
 
 // WithResourceHook runs fn on every resource.
 func WithResourceHook(fn ResourceHook) Option { return func(o *options) { o.hook = fn } }
+
+// WithSkip leaves out the resources fn returns true for: they are neither
+// counted, observed by a first pass, nor evaluated (gator-style runs skip
+// the ConstraintTemplates and Constraints among their inputs).
+func WithSkip(fn func(*manifest.Resource) bool) Option { return func(o *options) { o.skip = fn } }
 
 // WithoutEvaluation only loads (and hooks) the resources: `policy validate`.
 func WithoutEvaluation() Option { return func(o *options) { o.skipEval = true } }
@@ -84,7 +90,7 @@ func Run(ctx context.Context, loader *manifest.Loader, eval Evaluator, files []s
 	}
 	var firstErrs []finding.Error
 	if fp, ok := eval.(FirstPass); ok && !o.skipEval && fp.NeedsFirstPass() {
-		firstErrs = firstPass(ctx, loader, fp, files, o.parallel)
+		firstErrs = firstPass(ctx, loader, fp, files, o.parallel, o.skip)
 	}
 	slots := make([]slot, len(files))
 	next := make(chan int)
@@ -100,8 +106,11 @@ func Run(ctx context.Context, loader *manifest.Loader, eval Evaluator, files []s
 				f := loader.LoadFile(ctx, files[i])
 				s.notes = append(s.notes, f.Notes...)
 				s.errors = append(s.errors, f.Errors...)
-				s.resources = len(f.Resources)
 				for _, r := range f.Resources {
+					if o.skip != nil && o.skip(r) {
+						continue
+					}
+					s.resources++
 					if ctx.Err() != nil {
 						break
 					}
@@ -164,7 +173,7 @@ feed:
 // that read the whole input set (Gatekeeper's data.inventory) see all of
 // it. Only runs when a policy needs it; load errors are reported by the
 // second pass. Standard input cannot be read twice and is left out of it.
-func firstPass(ctx context.Context, loader *manifest.Loader, fp FirstPass, files []string, parallel int) []finding.Error {
+func firstPass(ctx context.Context, loader *manifest.Loader, fp FirstPass, files []string, parallel int, skip func(*manifest.Resource) bool) []finding.Error {
 	next := make(chan string)
 	var wg sync.WaitGroup
 	for w := 0; w < min(parallel, max(len(files), 1)); w++ {
@@ -173,7 +182,9 @@ func firstPass(ctx context.Context, loader *manifest.Loader, fp FirstPass, files
 			defer wg.Done()
 			for path := range next {
 				for _, r := range loader.LoadFile(ctx, path).Resources {
-					fp.Observe(r)
+					if skip == nil || !skip(r) {
+						fp.Observe(r)
+					}
 				}
 			}
 		}()

@@ -10,11 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/continuums/attest/internal/decision"
-	"github.com/continuums/attest/internal/engine"
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/gatekeeper"
-	"github.com/continuums/attest/internal/manifest"
-	"github.com/continuums/attest/internal/policy"
 	"github.com/continuums/attest/internal/project"
 )
 
@@ -129,54 +126,20 @@ data.inventory. Exit codes: 0 no deny violation, 1 deny violations, 2 errors.`,
 }
 
 func runGatekeeperTest(ctx context.Context, s Streams, paths []string) error {
-	objs, errs := gatekeeper.LoadPaths(ctx, paths...)
-	gk, berrs := gatekeeper.Build(objs)
-	errs = append(errs, berrs...)
-	pols, mods, perrs := gk.Policies()
-	errs = append(errs, perrs...)
-	eng, cerrs, err := engine.New(ctx, &policy.Set{Policies: pols, Modules: mods},
-		engine.WithEngineName(gatekeeper.EngineName), engine.WithFirstPass(gk))
-	errs = append(errs, cerrs...)
-	for _, e := range errs {
+	res, err := gatekeeper.Test(ctx, paths, 0)
+	for _, e := range res.Errors {
 		fmt.Fprintln(s.Err, "attest:", e.Error())
 	}
 	if err != nil {
 		return exitError{decision.ExitErrors}
 	}
-	loader := manifest.NewLoader()
-	files, derrs := loader.Discover(ctx, paths)
-	for _, e := range derrs {
-		fmt.Fprintln(s.Err, "attest:", e.Error())
-	}
-	var resources []*manifest.Resource
-	for _, f := range files {
-		lf := loader.LoadFile(ctx, f)
-		for _, e := range lf.Errors {
-			fmt.Fprintln(s.Err, "attest:", e.Error())
-		}
-		for _, r := range lf.Resources {
-			if isGatekeeperObject(r) {
-				continue
-			}
-			resources = append(resources, r)
-			eng.Observe(r)
-		}
-	}
-	if err := eng.FirstPassDone(ctx); err != nil {
-		return err
-	}
 	code := decision.ExitOK
-	if len(errs)+len(derrs) > 0 {
+	if len(res.Errors) > 0 {
 		code = decision.ExitErrors
 	}
-	var all []finding.Finding
-	for _, r := range resources {
-		all = append(all, eng.Evaluate(ctx, r, engine.Call{})...)
-	}
-	res := finding.Result{Findings: all}
-	res.Sort()
+	actions := map[finding.Enforcement]string{finding.EnforcementStrict: "deny", finding.EnforcementWarn: "warn", finding.EnforcementDryrun: "dryrun"}
 	for _, f := range res.Findings {
-		action := map[finding.Enforcement]string{finding.EnforcementStrict: "deny", finding.EnforcementWarn: "warn", finding.EnforcementDryrun: "dryrun"}[f.Enforcement]
+		action := actions[f.Enforcement]
 		if f.Kind == finding.KindError {
 			action = "error"
 			code = decision.ExitErrors
@@ -186,12 +149,8 @@ func runGatekeeperTest(ctx context.Context, s Streams, paths []string) error {
 			code = decision.ExitViolations
 		}
 	}
-	fmt.Fprintf(s.Out, "%d objects reviewed, %d violations\n", len(resources), len(res.Findings))
+	fmt.Fprintf(s.Out, "%d objects reviewed, %d violations\n", res.Resources, len(res.Findings))
 	return exitError{code}
-}
-
-func isGatekeeperObject(r *manifest.Resource) bool {
-	return r.Kind == "ConstraintTemplate" && gatekeeper.IsTemplateAPIVersion(r.APIVersion) || gatekeeper.IsConstraintAPIVersion(r.APIVersion)
 }
 
 func newGatekeeperGenerateCmd(s Streams) *cobra.Command {
