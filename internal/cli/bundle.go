@@ -208,3 +208,12 @@ func writeBundle(s Streams, out string, fn func(io.Writer) error) error {
 	}
 	return nil
 }
+
+// newValidateBundleCmd is spec section 7's spelling,
+// `attest policy validate-bundle URL`, of `attest policy bundle validate`.
+func newValidateBundleCmd(s Streams) *cobra.Command {
+	c := newBundleValidateCmd(s)
+	c.Use = "validate-bundle FILE|DIR|URL"
+	c.Short = "Same as `attest policy bundle validate`: " + c.Short
+	return c
+}

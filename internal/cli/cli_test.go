@@ -495,3 +495,28 @@ spec:
 		}
 	}
 }
+
+// Spec section 7: attest policy validate-bundle.
+func TestValidateBundle(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.MkdirAll("rules", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("rules/r.rego", []byte("package company.rules\nimport rego.v1\ndeny contains \"x\" if input.kind == \"Pod\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := execute(t, "", "policy", "bundle", "build", "rules", "-o", "b.tar.gz"); r.code != 0 {
+		t.Fatalf("build: exit %d %s", r.code, r.stderr)
+	}
+	if r := execute(t, "", "policy", "validate-bundle", "b.tar.gz"); r.code != 0 {
+		t.Fatalf("validate-bundle: exit %d %s%s", r.code, r.stdout, r.stderr)
+	}
+	if err := os.WriteFile("bad.tar.gz", []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := execute(t, "", "policy", "validate-bundle", "bad.tar.gz"); r.code == 0 {
+		t.Fatal("garbage bundle validated")
+	}
+}

@@ -93,7 +93,7 @@ func newRoot(s Streams) *cobra.Command {
 	})
 	policyCmd := &cobra.Command{Use: "policy", Short: "Check manifests, validate and test policies"}
 	policyCmd.AddCommand(newCheckCmd(s), newScanCmd(s), newValidateCmd(s), newTestAllCmd(s), newTestCmd(s),
-		newExemptCmd(s), newExemptionsCmd(s), newOverrideCmd(s), newBundleCmd(s))
+		newExemptCmd(s), newExemptionsCmd(s), newOverrideCmd(s), newBundleCmd(s), newValidateBundleCmd(s))
 	root.AddCommand(policyCmd, newConfigCmd(s), newGatekeeperCmd(s), newAuditCmd(s), newServeCmd(s))
 	return root
 }
