@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -195,6 +196,33 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, 
 	return body, 0, nil
 }
 
+// bodyBuffers are admission request bodies' buffers, reused.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putBodyBuffer returns a buffer to the pool, unless a huge review made
+// it too big to keep around.
+func putBodyBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 {
+		b.Reset()
+		bodyBuffers.Put(b)
+	}
+}
+
+// readBodyInto is readBody into a buffer of the caller's.
+func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) (int, error) {
+	if r.ContentLength > 0 && r.ContentLength <= s.o.bodyLimit {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.o.bodyLimit)); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return http.StatusRequestEntityTooLarge, fmt.Errorf("request body over the %d byte limit", s.o.bodyLimit)
+		}
+		return http.StatusBadRequest, fmt.Errorf("read request body: %w", err)
+	}
+	return 0, nil
+}
+
 func writeError(w http.ResponseWriter, code int, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -221,12 +249,16 @@ func (s *Server) handleAdmission(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: an AdmissionReview is application/json", ct))
 		return
 	}
-	body, code, err := s.readBody(w, r)
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBodyBuffer(buf)
+	code, err := s.readBodyInto(w, r, buf)
 	if err != nil {
 		writeError(w, code, err)
 		return
 	}
-	req, err := decodeAdmission(body, s.maxDepth(snap))
+	// The decoded values copy what they keep: the buffer goes back to
+	// the pool when the request is done.
+	req, err := decodeAdmission(buf.Bytes(), s.maxDepth(snap))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return

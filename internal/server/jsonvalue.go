@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -41,7 +42,24 @@ type jsonParser struct {
 	data     []byte
 	i        int
 	maxDepth int
+	terms    []ast.Term     // allocated in blocks, handed out one by one
+	items    [][2]*ast.Term // a stack shared by the objects being read
+	elems    []*ast.Term    // and one by the arrays
 }
+
+// term wraps v in a term from the current block: one allocation for
+// termBlock terms instead of one each.
+func (p *jsonParser) term(v ast.Value) *ast.Term {
+	if len(p.terms) == 0 {
+		p.terms = make([]ast.Term, termBlock)
+	}
+	t := &p.terms[0]
+	p.terms = p.terms[1:]
+	t.Value = v
+	return t
+}
+
+const termBlock = 64
 
 func (p *jsonParser) errorf(format string, args ...any) error {
 	return fmt.Errorf("offset %d: %s", p.i, fmt.Sprintf(format, args...))
@@ -101,7 +119,8 @@ func (p *jsonParser) object(depth int, keep jsonKeep) (ast.Value, error) {
 		return nil, p.errorf("nested deeper than %d levels", p.maxDepth)
 	}
 	p.i++ // {
-	var items [][2]*ast.Term
+	mark := len(p.items)
+	defer func() { p.items = p.items[:mark] }()
 	p.space()
 	if p.i < len(p.data) && p.data[p.i] == '}' {
 		p.i++
@@ -143,7 +162,7 @@ func (p *jsonParser) object(depth int, keep jsonKeep) (ast.Value, error) {
 			if err != nil {
 				return nil, err
 			}
-			items = append(items, [2]*ast.Term{kt, ast.NewTerm(v)})
+			p.items = append(p.items, [2]*ast.Term{kt, p.term(v)})
 		}
 	next:
 		p.space()
@@ -155,7 +174,7 @@ func (p *jsonParser) object(depth int, keep jsonKeep) (ast.Value, error) {
 			p.i++
 		case '}':
 			p.i++
-			return newObject(items), nil
+			return newObject(p.items[mark:]), nil
 		default:
 			return nil, p.errorf("invalid character %q after an object value", p.data[p.i])
 		}
@@ -167,7 +186,8 @@ func (p *jsonParser) array(depth int) (ast.Value, error) {
 		return nil, p.errorf("nested deeper than %d levels", p.maxDepth)
 	}
 	p.i++ // [
-	var elems []*ast.Term
+	mark := len(p.elems)
+	defer func() { p.elems = p.elems[:mark] }()
 	p.space()
 	if p.i < len(p.data) && p.data[p.i] == ']' {
 		p.i++
@@ -179,7 +199,7 @@ func (p *jsonParser) array(depth int) (ast.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		elems = append(elems, ast.NewTerm(v))
+		p.elems = append(p.elems, p.term(v))
 		p.space()
 		if p.i >= len(p.data) {
 			return nil, errJSONEnd
@@ -189,7 +209,9 @@ func (p *jsonParser) array(depth int) (ast.Value, error) {
 			p.i++
 		case ']':
 			p.i++
-			return ast.NewArray(elems...), nil
+			// NewArray keeps the slice it is given: a copy of the
+			// stack's top.
+			return ast.NewArray(slices.Clone(p.elems[mark:])...), nil
 		default:
 			return nil, p.errorf("invalid character %q after an array element", p.data[p.i])
 		}
@@ -283,7 +305,7 @@ func (p *jsonParser) key() (*ast.Term, error) {
 			return t, nil
 		}
 	}
-	return ast.StringTerm(s), nil
+	return p.term(ast.String(s)), nil
 }
 
 // skip checks the syntax of one value and goes past it, converting
