@@ -29,9 +29,11 @@ import (
 // (admissionReviewVersions: ["v1"]).
 const reviewAPIVersion = "admission.k8s.io/v1"
 
-// DecodeReview reads an AdmissionReview request and checks what the
-// handler relies on. The error says what is wrong in words a person
-// sending a hand-made review can act on.
+// DecodeReview reads an AdmissionReview request into Kubernetes' own
+// types and checks what the handler relies on. The error says what is
+// wrong in words a person sending a hand-made review can act on. The
+// handler decodes with decodeAdmission (one pass, straight to OPA
+// values); DecodeReview is the reference it is tested against.
 func DecodeReview(data []byte) (*admissionv1.AdmissionReview, error) {
 	var rv admissionv1.AdmissionReview
 	dec := json.NewDecoder(bytes.NewReader(data))
