@@ -39,26 +39,14 @@ func (e *Engine) findings(r *manifest.Resource, rs rego.ResultSet, pols []int) [
 			except = conftestExceptions(b[string(exceptionVar(pi))])
 		}
 		for _, v := range vals {
-			wrapped, ok := v.(map[string]any)
-			if !ok {
-				continue
-			}
-			idx, ok := asInt(wrapped["r"])
-			if !ok || idx < 0 || idx >= len(e.c.rules) {
-				continue
-			}
-			spec := e.c.rules[idx]
-			f, ok := e.decode(r, p, spec, wrapped["v"])
+			f, spec, ok := e.unwrap(r, p, v)
 			if !ok {
 				continue
 			}
 			if except != nil && excepted(except, spec.Name) {
 				f.Exemption = &finding.Exemption{Source: "conftest-exception", Reason: "exception rule in package " + p.Package}
 			}
-			if e.debug != nil {
-				raw, _ := json.Marshal(wrapped["v"])
-				e.debugf("fired %s on %s (%s): %s", spec.ID, r.Ref(), r.Location, raw)
-			}
+			e.debugFired(spec, "", r, v)
 			out = append(out, f)
 		}
 	}
@@ -73,16 +61,7 @@ func (e *Engine) instanceFindings(r *manifest.Resource, b rego.Vars, pi int) []f
 	for k, in := range p.Instances {
 		vals, _ := b[string(instanceVar(pi, k))].([]any)
 		for _, v := range vals {
-			wrapped, ok := v.(map[string]any)
-			if !ok {
-				continue
-			}
-			idx, ok := asInt(wrapped["r"])
-			if !ok || idx < 0 || idx >= len(e.c.rules) {
-				continue
-			}
-			spec := e.c.rules[idx]
-			f, ok := e.decode(r, p, spec, wrapped["v"])
+			f, spec, ok := e.unwrap(r, p, v)
 			if !ok {
 				continue
 			}
@@ -90,14 +69,43 @@ func (e *Engine) instanceFindings(r *manifest.Resource, b rego.Vars, pi int) []f
 			if in.Enforcement != "" {
 				f.Enforcement = in.Enforcement
 			}
-			if e.debug != nil {
-				raw, _ := json.Marshal(wrapped["v"])
-				e.debugf("fired %s (%s) on %s (%s): %s", spec.ID, in.Name, r.Ref(), r.Location, raw)
-			}
+			e.debugFired(spec, in.Name, r, v)
 			out = append(out, f)
 		}
 	}
 	return out
+}
+
+// unwrap reads one collector result, {"r": rule index, "v": the rule's
+// value}, into a finding of policy p.
+func (e *Engine) unwrap(r *manifest.Resource, p *policy.Policy, v any) (finding.Finding, *policy.RuleSpec, bool) {
+	wrapped, ok := v.(map[string]any)
+	if !ok {
+		return finding.Finding{}, nil, false
+	}
+	idx, ok := asInt(wrapped["r"])
+	if !ok || idx < 0 || idx >= len(e.c.rules) {
+		return finding.Finding{}, nil, false
+	}
+	spec := e.c.rules[idx]
+	f, ok := e.decode(r, p, spec, wrapped["v"])
+	return f, spec, ok
+}
+
+// debugFired tells policy.debug which rule fired, where, with what value.
+func (e *Engine) debugFired(spec *policy.RuleSpec, constraint string, r *manifest.Resource, v any) {
+	if e.debug == nil {
+		return
+	}
+	var raw []byte
+	if w, ok := v.(map[string]any); ok {
+		raw, _ = json.Marshal(w["v"])
+	}
+	id := spec.ID
+	if constraint != "" {
+		id += " (" + constraint + ")"
+	}
+	e.debugf("fired %s on %s (%s): %s", id, r.Ref(), r.Location, raw)
 }
 
 func asInt(v any) (int, bool) {
