@@ -83,7 +83,7 @@ func Open(ctx context.Context, o Options) (*Project, error) {
 	}
 	p := &Project{Dir: o.Dir, FailOnViolation: true}
 
-	cfg, err := loadConfig(o)
+	cfg, err := LoadConfig(o)
 	if err != nil {
 		p.Errors = append(p.Errors, configErrors(err)...)
 		cfg = config.Default()
@@ -133,7 +133,13 @@ func Open(ctx context.Context, o Options) (*Project, error) {
 	return p, nil
 }
 
-func loadConfig(o Options) (*config.Config, error) {
+// LoadConfig reads the configuration as Open does (global file, project
+// files, --config), for callers that need it before opening: the server
+// reads its bundle settings first.
+func LoadConfig(o Options) (*config.Config, error) {
+	if o.Dir == "" {
+		o.Dir = "."
+	}
 	opts := []config.Option{config.WithProjectDir(o.Dir)}
 	if o.GlobalFile != "" {
 		opts = append(opts, config.WithGlobalFile(o.GlobalFile))
@@ -175,7 +181,7 @@ func PolicySources(o Options) []policy.Option {
 	if o.Dir == "" {
 		o.Dir = "."
 	}
-	cfg, err := loadConfig(o)
+	cfg, err := LoadConfig(o)
 	if err != nil {
 		cfg = config.Default()
 	}

@@ -205,19 +205,7 @@ func joinErrors(list []finding.Error) error {
 
 // LoadConfig reads the configuration as project.Open will, for the bundle
 // settings a load needs first.
-func LoadConfig(o project.Options) (*config.Config, error) {
-	opts := []config.Option{config.WithProjectDir(o.Dir)}
-	if o.GlobalFile != "" {
-		opts = append(opts, config.WithGlobalFile(o.GlobalFile))
-	}
-	if o.ConfigFile != "" {
-		opts = append(opts, config.WithFile(o.ConfigFile))
-	}
-	if o.Env != nil {
-		opts = append(opts, config.WithEnv(o.Env))
-	}
-	return config.Load(opts...)
-}
+func LoadConfig(o project.Options) (*config.Config, error) { return project.LoadConfig(o) }
 
 // localFingerprint summarises the local files a load reads (configuration,
 // policies, exemptions, the bundle path) by name, size and modification
