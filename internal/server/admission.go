@@ -22,6 +22,7 @@ import (
 	"github.com/continuums/attest/internal/engine"
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/manifest"
+	"github.com/continuums/attest/internal/policy"
 )
 
 // reviewAPIVersion is the only AdmissionReview version served: the
@@ -318,7 +319,7 @@ func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionReque
 	}
 	evalStart := time.Now()
 	fs := p.Engine.Evaluate(ctx, res, call)
-	s.metrics.ObserveDuration(engineOf(fs), time.Since(evalStart))
+	s.observeEval(snap.engines, time.Since(evalStart))
 	notes, _ := p.Exempter.Apply(res, fs)
 	for _, n := range notes {
 		// An exemption that was not honoured (no approver, expired) is
@@ -425,15 +426,42 @@ func userInfo(req *admissionRequest) map[string]any {
 	return map[string]any{"username": req.username, "uid": req.userUID, "groups": groups}
 }
 
-// engineOf labels the duration: gatekeeper when Gatekeeper templates
-// produced findings, opa otherwise.
-func engineOf(fs []finding.Finding) string {
-	for i := range fs {
-		if fs[i].Engine == "gatekeeper" {
-			return "gatekeeper"
+// engineKinds are the engines that evaluate every resource under these
+// policies, in a fixed order: "opa" when there is an attest or conftest
+// policy, "gatekeeper" when there is a ConstraintTemplate. The duration
+// histogram is labelled with them whatever the findings, so a Gatekeeper
+// evaluation that finds nothing is still counted as gatekeeper.
+func engineKinds(pols []*policy.Policy) []string {
+	var opa, gk bool
+	for _, p := range pols {
+		if p.Engine == "gatekeeper" {
+			gk = true
+		} else {
+			opa = true
 		}
 	}
-	return "opa"
+	var out []string
+	if opa {
+		out = append(out, "opa")
+	}
+	if gk {
+		out = append(out, "gatekeeper")
+	}
+	return out
+}
+
+// observeEval records one resource's evaluation time once per engine kind
+// that has policies. The engine runs both kinds in one pass, so a mixed
+// set observes the same (whole) duration under both labels; with no
+// policies at all it is observed as opa.
+func (s *Server) observeEval(engines []string, d time.Duration) {
+	if len(engines) == 0 {
+		s.metrics.ObserveDuration("opa", d)
+		return
+	}
+	for _, e := range engines {
+		s.metrics.ObserveDuration(e, d)
+	}
 }
 
 // maxDepth bounds the review's nesting: the loader's limit for the

@@ -17,14 +17,15 @@ import (
 
 // timedEvaluator measures each resource's evaluation for the histogram.
 type timedEvaluator struct {
-	e *engine.Engine
-	s *Server
+	e       *engine.Engine
+	s       *Server
+	engines []string
 }
 
 func (t timedEvaluator) Evaluate(ctx context.Context, r *manifest.Resource, call engine.Call) []finding.Finding {
 	start := time.Now()
 	fs := t.e.Evaluate(ctx, r, call)
-	t.s.metrics.ObserveDuration(engineOf(fs), time.Since(start))
+	t.s.observeEval(t.engines, time.Since(start))
 	return fs
 }
 
@@ -51,7 +52,7 @@ func (s *Server) handleEvaluate(w http.ResponseWriter, r *http.Request) {
 	// A loader of its own reads the body as stdin; every other setting is
 	// the defaults the project's loader has too.
 	loader := manifest.NewLoader(manifest.WithStdin(bytes.NewReader(body)), manifest.WithMaxFileSize(s.o.bodyLimit))
-	res := check.Run(ctx, loader, timedEvaluator{p.Engine, s}, []string{"-"}, check.WithParallel(1), check.WithExempter(p.Exempter))
+	res := check.Run(ctx, loader, timedEvaluator{p.Engine, s, snap.engines}, []string{"-"}, check.WithParallel(1), check.WithExempter(p.Exempter))
 	res.Notes = append(append([]finding.Note(nil), p.Notes...), res.Notes...)
 	res.Rules = p.Engine.Rules()
 	res.Sort()

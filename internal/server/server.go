@@ -52,6 +52,7 @@ type Snapshot struct {
 	Revision string // the bundle's manifest revision, when there is one
 	LoadedAt time.Time
 	policies []string
+	engines  []string // the engine kinds that have policies, for the duration histogram
 }
 
 // Policies are the enabled policies' names, for the evaluation counters.
@@ -239,6 +240,7 @@ func (s *Server) Reload(ctx context.Context, force bool) error {
 		snap.LoadedAt = time.Now()
 	}
 	snap.policies = metrics.PolicyNames(snap.Project.Engine.Policies(), func(p *policy.Policy) string { return p.Name })
+	snap.engines = engineKinds(snap.Project.Engine.Policies())
 	s.state.Store(snap)
 	s.metrics.BundleLoaded(snap.LoadedAt, snap.Source, snap.Revision, len(snap.policies))
 	s.log.LogAttrs(ctx, slog.LevelInfo, "policies loaded", slog.String("source", snap.Source),
