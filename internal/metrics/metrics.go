@@ -42,6 +42,7 @@ const (
 	HTTPDuration      = "attest_http_request_duration_seconds"
 	AdmissionReviews  = "attest_admission_reviews_total"
 	InFlight          = "attest_http_requests_in_flight"
+	TLSReloadFailures = "attest_tls_certificate_reload_failures_total"
 )
 
 // Metrics is one set of attest's series on its own registry.
@@ -61,6 +62,7 @@ type Metrics struct {
 	httpDur     *prometheus.HistogramVec
 	admission   *prometheus.CounterVec
 	inFlight    prometheus.Gauge
+	tlsFails    prometheus.Counter
 }
 
 type options struct {
@@ -154,7 +156,11 @@ func New(opts ...Option) *Metrics {
 			Name: InFlight,
 			Help: "Admission and evaluation requests being served.",
 		})
-		m.reg.MustRegister(m.httpReqs, m.httpDur, m.admission, m.inFlight)
+		m.tlsFails = prometheus.NewCounter(prometheus.CounterOpts{
+			Name: TLSReloadFailures,
+			Help: "Changed TLS certificate or key files that could not be loaded; the previous certificate stays in use.",
+		})
+		m.reg.MustRegister(m.httpReqs, m.httpDur, m.admission, m.inFlight, m.tlsFails)
 	}
 	if o.runtime {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -296,6 +302,14 @@ func (m *Metrics) ObserveHTTP(handler string, code int, d time.Duration) {
 func (m *Metrics) InFlightAdd(delta float64) {
 	if m.inFlight != nil {
 		m.inFlight.Add(delta)
+	}
+}
+
+// TLSReloadFailed counts changed certificate files that did not load
+// (server metrics only).
+func (m *Metrics) TLSReloadFailed() {
+	if m.tlsFails != nil {
+		m.tlsFails.Inc()
 	}
 }
 

@@ -341,7 +341,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	if s.o.certFile != "" {
-		cr, err := newCertReloader(s.o.certFile, s.o.keyFile)
+		cr, err := newCertReloader(s.o.certFile, s.o.keyFile, s.log, s.metrics.TLSReloadFailed)
 		if err != nil {
 			ln.Close()
 			return err
