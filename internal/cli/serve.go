@@ -117,6 +117,7 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 		server.WithShutdownGrace(f.grace),
 		server.WithPollInterval(f.poll),
 		server.WithVersion(Version),
+		server.WithRuntimeTuning(os.Getenv),
 	}
 	sopts = append(sopts, gopts.opts...)
 	if f.certFile != "" || f.keyFile != "" {

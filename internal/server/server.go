@@ -101,6 +101,7 @@ type options struct {
 	poll         time.Duration
 	metrics      *metrics.Metrics
 	version      string
+	gc           *gcPolicy  // nil: the process's collector settings are left alone
 	gov          govOptions // approval store, client CAs (storesync.go)
 }
 
@@ -149,6 +150,16 @@ func WithMetrics(m *metrics.Metrics) Option { return func(o *options) { o.metric
 
 // WithVersion names attest's version in the JSON reports.
 func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
+// WithRuntimeTuning lets the server set the garbage collector for a
+// long-running process (gc.go): a soft memory limit under the container's
+// limit, and a heap goal of the live heap plus a fixed allowance, set
+// after every load. getenv is asked for GOGC and GOMEMLIMIT: what the
+// operator set there is kept. It changes process-wide settings, so only
+// the attest binary asks for it.
+func WithRuntimeTuning(getenv func(string) string) Option {
+	return func(o *options) { g := newGCPolicy(getenv); o.gc = &g }
+}
 
 // errNotReady answers requests that come before the first good load.
 var errNotReady = errors.New("policies not loaded yet")
@@ -328,7 +339,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("listen: %w", err)
 		}
 	}
-	tuneGC()
+	if s.o.gc != nil {
+		s.o.gc.start()
+		gctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go s.o.gc.run(gctx, time.Second)
+	}
 	_ = s.Reload(ctx, true)
 	srv := &http.Server{
 		Handler:           s.Handler(),

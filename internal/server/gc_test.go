@@ -1,0 +1,69 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestGCPercentFor(t *testing.T) {
+	for _, tc := range []struct {
+		live uint64
+		want int
+	}{
+		{0, gcMaxPercent},
+		{1 << 20, gcMaxPercent},  // 1 MiB live: 64 MiB would be 6400%
+		{4 << 20, 1600},          // 4 MiB live: goal 68 MiB
+		{16 << 20, 400},          // 16 MiB: 64 MiB of garbage is exactly 400%
+		{64 << 20, gcMinPercent}, // large policy sets keep the floor
+		{10 << 20, 640},          // 10 MiB: 6.4x
+		{3 << 20, 2134},          // rounded up
+	} {
+		if got := gcPercentFor(tc.live); got != tc.want {
+			t.Errorf("gcPercentFor(%d) = %d, want %d", tc.live, got, tc.want)
+		}
+	}
+}
+
+func TestCgroupMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  uint64
+	}{
+		{"v2 limit", map[string]string{"memory.max": "268435456\n"}, 256 << 20},
+		{"v2 unlimited", map[string]string{"memory.max": "max\n"}, 0},
+		{"v1 limit", map[string]string{"memory/memory.limit_in_bytes": "134217728\n"}, 128 << 20},
+		{"v1 unlimited", map[string]string{"memory/memory.limit_in_bytes": "9223372036854771712\n"}, 0},
+		{"garbage", map[string]string{"memory.max": "lots\n"}, 0},
+		{"none", nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			for name, body := range tc.files {
+				p := filepath.Join(root, name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := cgroupMemoryLimit(root); got != tc.want {
+				t.Errorf("got %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestGCPolicyKeepsOperatorSettings(t *testing.T) {
+	env := map[string]string{"GOGC": "200", "GOMEMLIMIT": "1GiB"}
+	g := newGCPolicy(func(k string) string { return env[k] })
+	if g.percent || g.limit {
+		t.Fatalf("GOGC and GOMEMLIMIT set, yet the server would change them: %+v", g)
+	}
+	g = newGCPolicy(func(string) string { return "" })
+	if !g.percent || !g.limit {
+		t.Fatalf("nothing set, yet the server would not tune: %+v", g)
+	}
+}
