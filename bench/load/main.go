@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,13 +51,31 @@ func main() {
 		conns    = flag.Int("outstanding", 256, "most requests in flight")
 		maxP99   = flag.Duration("max-p99", 100*time.Millisecond, "a ramp step with a higher p99 is not sustained")
 		keep     = flag.Bool("keep", false, "keep the servers' logs and the decision log (printed directory)")
+		prof     = flag.String("cpuprofile", "", "write the generator's own CPU profile to FILE")
+		procs    = flag.Int("procs", 1, "GOMAXPROCS of the generator (it shares the cores with the server it measures)")
 	)
 	flag.Parse()
+	runtime.GOMAXPROCS(*procs)
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, config{attest: *attest, opa: *opa, policies: *policies, wrapper: *wrapper, review: *review,
+	err := run(ctx, config{attest: *attest, opa: *opa, policies: *policies, wrapper: *wrapper, review: *review,
 		servers: strings.Split(*servers, ","), runs: *runs, step: *step, hold: *hold, start: *start, factor: *factor,
-		limit: *limit, conns: *conns, maxP99: *maxP99, keep: *keep}); err != nil {
+		limit: *limit, conns: *conns, maxP99: *maxP99, keep: *keep})
+	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
@@ -79,6 +98,7 @@ type measurement struct {
 	peak     float64
 	at80     loadgen.Result
 	cpuPerOp time.Duration // the server's CPU (user+system) per answered request in the 80% run
+	genPerOp time.Duration // the generator's own CPU per request in that run
 }
 
 func run(ctx context.Context, c config) error {
@@ -116,7 +136,7 @@ func run(ctx context.Context, c config) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
-			fmt.Printf("run %d  %-22s peak %6.0f/s   at 80%%: %s  cpu/decision %s\n", i+1, name, m.peak, m.at80, m.cpuPerOp.Round(time.Microsecond))
+			fmt.Printf("run %d  %-22s peak %6.0f/s   at 80%%: %s  cpu/decision %s (generator %s)\n", i+1, name, m.peak, m.at80, m.cpuPerOp.Round(time.Microsecond), m.genPerOp.Round(time.Microsecond))
 			ms = append(ms, m)
 		}
 		all = append(all, ms)
@@ -231,6 +251,7 @@ func measure(ctx context.Context, g *loadgen.Generator, c config, name string, r
 	if err := waitHealthy(ctx, health, 60*time.Second, exited); err != nil {
 		return measurement{}, fmt.Errorf("%w (log: %s)", err, filepath.Join(dir, "server.log"))
 	}
+	defer g.Close()
 	if err := checkAnswer(g.Client, name, t); err != nil {
 		return measurement{}, err
 	}
@@ -242,12 +263,13 @@ func measure(ctx context.Context, g *loadgen.Generator, c config, name string, r
 	if peak == 0 {
 		return measurement{}, errors.New("no ramp step was sustained")
 	}
-	cpu0 := cpuTime(cmd.Process.Pid)
+	cpu0, gen0 := cpuTime(cmd.Process.Pid), cpuTime(os.Getpid())
 	at80 := g.Run(ctx, t, 0.8*peak, c.hold)
-	cpu1 := cpuTime(cmd.Process.Pid)
+	cpu1, gen1 := cpuTime(cmd.Process.Pid), cpuTime(os.Getpid())
 	m := measurement{server: name, peak: peak, at80: at80}
 	if ok := at80.Requests - at80.Errors; ok > 0 && cpu1 > cpu0 {
 		m.cpuPerOp = (cpu1 - cpu0) / time.Duration(ok)
+		m.genPerOp = (gen1 - gen0) / time.Duration(at80.Requests)
 	}
 	if at80.Errors > 0 {
 		return m, fmt.Errorf("%d requests failed at 80%% of the peak", at80.Errors)
