@@ -339,3 +339,66 @@ func sortStrings(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// Conftest packages are evaluated with the manifest as the input document
+// and attest packages with attest's input, in two queries: an error in one
+// group must not hide the other group's findings, and the findings keep
+// policy order whichever group they come from.
+func TestDirectAndWrappedGroups(t *testing.T) {
+	conftestBad := `package main
+x := 1 if input.kind == "Deployment"
+x := 2 if input.metadata.name == "web"
+deny contains "never" if x == 3
+`
+	conftestGood := `package main
+deny contains msg if {
+	input.kind == "Deployment"
+	msg := sprintf("conftest sees %s", [input.metadata.name])
+}
+`
+	attestBad := `package attest.bad
+import rego.v1
+x := 1 if input.resource.kind == "Deployment"
+x := 2 if input.resource.metadata.name == "web"
+violation contains "never" if x == 3
+`
+	attestGood := `package attest.good
+import rego.v1
+violation contains msg if {
+	input.resource.kind == "Deployment"
+	input.context.mode == "cli"
+	msg := sprintf("attest sees %s", [input.resource.metadata.name])
+}
+`
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  []string // policy: message, or policy: ERROR, in order
+	}{
+		{"both good", map[string]string{"a.rego": attestGood, "c.rego": conftestGood},
+			[]string{"attest-good: attest sees web", "main: conftest sees web"}},
+		{"conftest errors", map[string]string{"a.rego": attestGood, "c.rego": conftestBad},
+			[]string{"attest-good: attest sees web", "main: ERROR"}},
+		{"attest errors", map[string]string{"a.rego": attestBad, "c.rego": conftestGood},
+			[]string{"attest-bad: ERROR", "main: conftest sees web"}},
+		{"only conftest", map[string]string{"c.rego": conftestGood},
+			[]string{"main: conftest sees web"}},
+		{"only attest", map[string]string{"a.rego": attestGood},
+			[]string{"attest-good: attest sees web"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngine(t, load(t, tc.files))
+			var got []string
+			for _, f := range e.Evaluate(context.Background(), resource(t, privilegedDeployment), Call{}) {
+				if f.Kind == finding.KindError {
+					got = append(got, f.Policy+": ERROR")
+					continue
+				}
+				got = append(got, f.Policy+": "+f.Message)
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}

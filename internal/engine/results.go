@@ -15,11 +15,10 @@ import (
 )
 
 // findings turns the query's bindings into findings for the policies in pols.
-func (e *Engine) findings(r *manifest.Resource, rs rego.ResultSet, pols []int) []finding.Finding {
-	if len(rs) == 0 {
+func (e *Engine) findings(r *manifest.Resource, b rego.Vars, pols []int) []finding.Finding {
+	if b == nil {
 		return nil
 	}
-	b := rs[0].Bindings
 	var out []finding.Finding
 	for _, pi := range pols {
 		p := e.c.policies[pi]
