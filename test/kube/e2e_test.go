@@ -1,0 +1,976 @@
+// The end-to-end test of attest's admission webhook against a real
+// kube-apiserver (issue 4, "Proof with a real Kubernetes API server").
+//
+// It starts, as real processes on 127.0.0.1 with random free ports:
+// etcd and kube-apiserver built from this module (cmd/etcd,
+// cmd/kube-apiserver), and `attest serve` built from the main module, with a
+// generated CA. It registers deploy/webhook.yaml (the real file) and talks to
+// the API server with client-go, as a user would. Only the API server runs:
+// no controller-manager, no scheduler, no kubelet, so pods stay Pending and
+// nothing creates ServiceAccounts; the test creates what it needs.
+//
+// The binaries go to the repository's .bin/ (ignored by git). `go build` runs
+// every time: it is a second when nothing changed, several minutes the
+// first time for kube-apiserver (see docs/testing.md).
+package kube
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+)
+
+// The webhook's name in deploy/webhook.yaml, as kube-apiserver quotes it in
+// its errors.
+const webhookName = "validate.attest.continuu.ms"
+
+// attest's denial message for a privileged container (library rule
+// attest-security/privileged-containers), as the webhook's status.message
+// writes it: "[policy] message".
+const privilegedMessage = "[attest-security] Privileged containers are not allowed: "
+
+// A version the API server reports (clients such as kubectl parse it).
+const kubeVersionLDFlags = "-s -w" +
+	" -X k8s.io/component-base/version.gitVersion=v1.37.2" +
+	" -X k8s.io/component-base/version.gitMajor=1" +
+	" -X k8s.io/component-base/version.gitMinor=37"
+
+func TestAdmissionWebhookOnRealAPIServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd, kube-apiserver and attest serve (and builds them the first time, which takes minutes)")
+	}
+	ctx := t.Context()
+	root := repoRoot(t)
+	bin := buildBinaries(t, root)
+	tmp := t.TempDir()
+
+	etcdURL := startEtcd(t, bin.etcd, tmp)
+	kube := startAPIServer(t, bin.apiserver, etcdURL, tmp)
+	warnings := &warningCollector{}
+	cfg := rest.CopyConfig(kube.config)
+	cfg.WarningHandler = warnings
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := client.Discovery().ServerVersion(); err != nil || v.GitVersion != "v1.37.2" {
+		t.Fatalf("server version = %v, %v; want v1.37.2", v, err)
+	}
+
+	// Namespaces and their `default` ServiceAccount (no controller-manager
+	// creates it, and without it every pod is refused before any webhook is
+	// called). kube-system exists (the API server creates it) but has none.
+	ns := map[string]string{}
+	for _, c := range []string{"privileged", "compliant", "warn", "exempt", "down"} {
+		ns[c] = "e2e-" + c
+		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns[c]}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range append(sortedValues(ns), "kube-system") {
+		createServiceAccount(t, client, n, "default")
+	}
+	createServiceAccount(t, client, "kube-system", "web") // excluded from the webhook
+
+	// attest serve with TLS from a generated CA, on a project that makes
+	// resource-limits warn-mode and honours annotation exemptions.
+	pki := newPKI(t, tmp)
+	at := startAttest(t, bin.attest, pki, writeProject(t, tmp), tmp)
+
+	// deploy/webhook.yaml, the file itself, pointed at this attest.
+	want := readWebhookConfig(t, filepath.Join(root, "deploy", "webhook.yaml"))
+	vwc := want.DeepCopy()
+	for i := range vwc.Webhooks {
+		w := &vwc.Webhooks[i]
+		if w.ClientConfig.Service == nil || w.ClientConfig.Service.Path == nil {
+			t.Fatalf("deploy/webhook.yaml: webhook %s has no clientConfig.service.path", w.Name)
+		}
+		// kube-apiserver reaches a Service through the cluster's DNS and
+		// kube-proxy (or the Service's Endpoints), none of which exist here,
+		// and the API server refuses Endpoints on a loopback address
+		// (127.0.0.0/8 fails validation). So the one substitution: the
+		// same path, on attest's loopback address, by URL.
+		u := "https://" + at.addr + *w.ClientConfig.Service.Path
+		w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &u, CABundle: pki.caPEM}
+	}
+	created, err := client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, vwc, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating the ValidatingWebhookConfiguration of deploy/webhook.yaml: %v", err)
+	}
+	// What the file says about when the webhook is called and what
+	// happens when it cannot answer is what the API server stored.
+	if len(created.Webhooks) != len(want.Webhooks) {
+		t.Fatalf("stored %d webhooks, the file has %d", len(created.Webhooks), len(want.Webhooks))
+	}
+	for i, got := range created.Webhooks {
+		w := want.Webhooks[i]
+		for _, f := range []struct {
+			name      string
+			got, want any
+		}{
+			{"name", got.Name, w.Name},
+			{"rules", got.Rules, w.Rules},
+			{"namespaceSelector", got.NamespaceSelector, w.NamespaceSelector},
+			{"failurePolicy", got.FailurePolicy, w.FailurePolicy},
+			{"timeoutSeconds", got.TimeoutSeconds, w.TimeoutSeconds},
+			{"sideEffects", got.SideEffects, w.SideEffects},
+			{"matchPolicy", got.MatchPolicy, w.MatchPolicy},
+			{"admissionReviewVersions", got.AdmissionReviewVersions, w.AdmissionReviewVersions},
+		} {
+			if !reflect.DeepEqual(f.got, f.want) {
+				t.Errorf("webhook %s: stored %s = %s, deploy/webhook.yaml has %s", w.Name, f.name, jsonString(f.got), jsonString(f.want))
+			}
+		}
+	}
+	if want.Webhooks[0].FailurePolicy == nil || *want.Webhooks[0].FailurePolicy != admissionregistrationv1.Fail {
+		t.Fatalf("deploy/webhook.yaml: failurePolicy is not Fail; case (e) tests Fail")
+	}
+
+	// A new configuration takes effect within milliseconds, but not
+	// synchronously: ask (dry run, which webhooks with sideEffects: None
+	// see too) until attest is the one refusing a privileged pod.
+	poll(t, "the webhook to take effect", 30*time.Second, []*process{at.proc}, func() (bool, error) {
+		_, err := client.CoreV1().Pods(ns["privileged"]).Create(ctx, privilegedPod("probe"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err == nil {
+			return false, errors.New("privileged pod admitted (dry run)")
+		}
+		return strings.Contains(err.Error(), privilegedMessage), err
+	})
+
+	// ServiceAccounts are among the webhook's resources: these go through
+	// attest, which must let them in.
+	for _, n := range sortedValues(ns) {
+		warnings.take()
+		createServiceAccount(t, client, n, "web")
+		if w := attestWarnings(warnings.take()); len(w) > 0 {
+			t.Errorf("ServiceAccount %s/web: attest warned %q", n, w)
+		}
+	}
+
+	t.Run("a privileged pod is refused with attest's message", func(t *testing.T) {
+		_, err := client.CoreV1().Pods(ns["privileged"]).Create(ctx, privilegedPod("privileged"), metav1.CreateOptions{})
+		if err == nil {
+			t.Fatal("privileged pod admitted")
+		}
+		if !apierrors.IsForbidden(err) {
+			t.Errorf("error is not 403 Forbidden: %v", err)
+		}
+		msg := err.Error()
+		for _, s := range []string{`admission webhook "` + webhookName + `" denied the request`, privilegedMessage + "app"} {
+			if !strings.Contains(msg, s) {
+				t.Errorf("error %q does not contain %q", msg, s)
+			}
+		}
+		// attest's status details (one cause per failing finding) come
+		// through the API server.
+		var status apierrors.APIStatus
+		if !errors.As(err, &status) || status.Status().Details == nil || !hasCause(status.Status().Details.Causes, privilegedMessage) {
+			t.Errorf("no status cause for the privileged container in %s", jsonString(status))
+		}
+		assertNotFound(t, client, ns["privileged"], "privileged")
+
+		// kube-system is excluded by the file's namespaceSelector: the
+		// same pod goes in there without attest being asked.
+		if _, err := client.CoreV1().Pods("kube-system").Create(ctx, privilegedPod("privileged"), metav1.CreateOptions{}); err != nil {
+			t.Errorf("privileged pod in kube-system (excluded from the webhook) refused: %v", err)
+		}
+	})
+
+	t.Run("a compliant Deployment is admitted", func(t *testing.T) {
+		warnings.take()
+		d, err := client.AppsV1().Deployments(ns["compliant"]).Create(ctx, compliantDeployment(ns["compliant"], true), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("compliant Deployment refused: %v", err)
+		}
+		if w := attestWarnings(warnings.take()); len(w) > 0 {
+			t.Errorf("compliant Deployment: attest warned %q", w)
+		}
+		if _, err := client.AppsV1().Deployments(ns["compliant"]).Get(ctx, d.Name, metav1.GetOptions{}); err != nil {
+			t.Errorf("admitted Deployment not stored: %v", err)
+		}
+		// And the same workload as a bare pod.
+		if _, err := client.CoreV1().Pods(ns["compliant"]).Create(ctx, compliantPod("web", nil), metav1.CreateOptions{}); err != nil {
+			t.Errorf("compliant pod refused: %v", err)
+		}
+	})
+
+	t.Run("a warn-mode finding is admitted with a warning", func(t *testing.T) {
+		warnings.take()
+		// No limits: resource-limits/limits-required, warn-mode in the
+		// test project.
+		d := compliantDeployment(ns["warn"], false)
+		if _, err := client.AppsV1().Deployments(ns["warn"]).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("Deployment with a warn-mode finding refused: %v", err)
+		}
+		got := warnings.take()
+		wantWarning := "[resource-limits] Container 'web' has no cpu or memory limit"
+		if !contains(got, wantWarning) {
+			t.Errorf("warnings = %q, want %q", got, wantWarning)
+		}
+		if _, err := client.AppsV1().Deployments(ns["warn"]).Get(ctx, d.Name, metav1.GetOptions{}); err != nil {
+			t.Errorf("admitted Deployment not stored: %v", err)
+		}
+	})
+
+	t.Run("an annotation exemption is honoured", func(t *testing.T) {
+		// Compliant but privileged: one strict finding, and only that.
+		pod := compliantPod("debug", nil)
+		sc := pod.Spec.Containers[0].SecurityContext
+		sc.Privileged = ptr(true)
+		sc.AllowPrivilegeEscalation = nil // the API server refuses privileged with false
+		_, err := client.CoreV1().Pods(ns["exempt"]).Create(ctx, pod, metav1.CreateOptions{})
+		if err == nil || !strings.Contains(err.Error(), privilegedMessage+"web") {
+			t.Fatalf("without the exemption: err = %v, want attest's denial %q", err, privilegedMessage+"web")
+		}
+		pod.Annotations = map[string]string{
+			"policy.attest.continuu.ms/exempt":             "attest-security/privileged-containers",
+			"policy.attest.continuu.ms/exempt-reason":      "node debugging during an incident",
+			"policy.attest.continuu.ms/exempt-approved-by": "security-team@company.com",
+			"policy.attest.continuu.ms/exempt-expires":     time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339),
+		}
+		warnings.take()
+		if _, err := client.CoreV1().Pods(ns["exempt"]).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("exempted pod refused: %v", err)
+		}
+		if w := attestWarnings(warnings.take()); len(w) > 0 {
+			t.Errorf("exempted pod: attest warned %q", w)
+		}
+		// The decision log says the finding was exempted, for this request
+		// from this user.
+		rec := findDecision(t, at.decisionLog, ns["exempt"], "debug", "allowed")
+		if rec == nil {
+			t.Fatalf("no allowed decision for %s/debug in the decision log", ns["exempt"])
+		}
+		if rec.User != kube.user {
+			t.Errorf("decision log user = %q, want %q", rec.User, kube.user)
+		}
+		exempted := false
+		for _, f := range rec.Findings {
+			exempted = exempted || (f.Policy == "attest-security" && strings.Contains(f.Rule, "privileged-containers") && f.Exemption != "")
+		}
+		if !exempted {
+			t.Errorf("decision %s: no exempted privileged-containers finding", jsonString(rec))
+		}
+	})
+
+	t.Run("with attest stopped failurePolicy Fail refuses and kube-system is excluded", func(t *testing.T) {
+		at.proc.kill()
+		poll(t, "attest's port to refuse connections", 30*time.Second, nil, func() (bool, error) {
+			c, err := net.DialTimeout("tcp", at.addr, time.Second)
+			if err != nil {
+				return true, nil
+			}
+			c.Close()
+			return false, errors.New("still accepting connections")
+		})
+
+		// A pod attest would admit is refused: nobody checked it.
+		_, err := client.CoreV1().Pods(ns["down"]).Create(ctx, compliantPod("web", nil), metav1.CreateOptions{})
+		if err == nil {
+			t.Fatal("pod admitted with the webhook down (failurePolicy: Fail)")
+		}
+		if msg := err.Error(); !strings.Contains(msg, `failed calling webhook "`+webhookName+`"`) {
+			t.Errorf("error %q does not say the webhook call failed", msg)
+		}
+		assertNotFound(t, client, ns["down"], "web")
+
+		// kube-system is excluded, so the cluster can still be repaired.
+		if _, err := client.CoreV1().Pods("kube-system").Create(ctx, compliantPod("web", nil), metav1.CreateOptions{}); err != nil {
+			t.Errorf("pod in kube-system refused with attest down: %v", err)
+		}
+	})
+}
+
+// ---- objects ----
+
+func ptr[T any](v T) *T { return &v }
+
+// privilegedPod breaks many rules, among them the strict
+// attest-security/privileged-containers.
+func privilegedPod(name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name:            "app",
+			Image:           "busybox",
+			SecurityContext: &corev1.SecurityContext{Privileged: ptr(true)},
+		}}},
+	}
+}
+
+// podSpec passes every built-in rule: pinned image from a registry,
+// requests and limits (when limits is true), probes, non-root, read-only
+// root filesystem, no capabilities, seccomp, its own ServiceAccount with no
+// token mounted. `attest policy check` finds nothing in it.
+func podSpec(limits bool) corev1.PodSpec {
+	res := corev1.ResourceRequirements{Requests: corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi"),
+	}}
+	if limits {
+		res.Limits = corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("128Mi"),
+		}
+	}
+	probe := func(path string) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}}}
+	}
+	return corev1.PodSpec{
+		ServiceAccountName:           "web",
+		AutomountServiceAccountToken: ptr(false),
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:   ptr(true),
+			RunAsUser:      ptr(int64(65532)),
+			RunAsGroup:     ptr(int64(65532)),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		Containers: []corev1.Container{{
+			Name:           "web",
+			Image:          "registry.company.com/web:1.0.0@sha256:" + strings.Repeat("0", 64),
+			Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+			Resources:      res,
+			LivenessProbe:  probe("/healthz"),
+			ReadinessProbe: probe("/readyz"),
+			SecurityContext: &corev1.SecurityContext{
+				AllowPrivilegeEscalation: ptr(false),
+				ReadOnlyRootFilesystem:   ptr(true),
+				RunAsNonRoot:             ptr(true),
+				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			},
+		}},
+	}
+}
+
+func webLabels() map[string]string {
+	return map[string]string{"app.kubernetes.io/name": "web", "owner": "platform-team"}
+}
+
+func compliantPod(name string, annotations map[string]string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: webLabels(), Annotations: annotations},
+		Spec:       podSpec(true),
+	}
+}
+
+func compliantDeployment(namespace string, limits bool) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: namespace, Labels: webLabels()},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr(int32(2)),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "web"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: webLabels()},
+				Spec:       podSpec(limits),
+			},
+		},
+	}
+}
+
+func createServiceAccount(t *testing.T, client kubernetes.Interface, namespace, name string) {
+	t.Helper()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	_, err := client.CoreV1().ServiceAccounts(namespace).Create(t.Context(), sa, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("ServiceAccount %s/%s: %v", namespace, name, err)
+	}
+}
+
+func assertNotFound(t *testing.T, client kubernetes.Interface, namespace, name string) {
+	t.Helper()
+	_, err := client.CoreV1().Pods(namespace).Get(t.Context(), name, metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("pod %s/%s: Get = %v, want NotFound (it must not have been stored)", namespace, name, err)
+	}
+}
+
+func hasCause(causes []metav1.StatusCause, prefix string) bool {
+	for _, c := range causes {
+		if strings.Contains(c.Message, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// readWebhookConfig reads deploy/webhook.yaml strictly: a field the API
+// types do not know is an error, not silently dropped.
+func readWebhookConfig(t *testing.T, path string) *admissionregistrationv1.ValidatingWebhookConfiguration {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := yaml.UnmarshalStrict(data, &vwc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if vwc.Kind != "ValidatingWebhookConfiguration" || len(vwc.Webhooks) == 0 {
+		t.Fatalf("%s: not a ValidatingWebhookConfiguration with webhooks", path)
+	}
+	return &vwc
+}
+
+// ---- warnings and the decision log ----
+
+// warningCollector is the client's rest.WarningHandler: it keeps the
+// Warning headers of the API server's responses (which carry the
+// webhook's response.warnings).
+type warningCollector struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warningCollector) HandleWarningHeader(code int, agent, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.list = append(w.list, text)
+}
+
+// take returns the warnings so far and forgets them.
+func (w *warningCollector) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.list
+	w.list = nil
+	return l
+}
+
+// attestWarnings keeps the warnings attest wrote ("[policy] ..." or
+// "attest: ..."), not the API server's own.
+func attestWarnings(ws []string) []string {
+	var out []string
+	for _, w := range ws {
+		if strings.HasPrefix(w, "[") || strings.HasPrefix(w, "attest: ") {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+type decision struct {
+	Msg       string `json:"msg"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	User      string `json:"user"`
+	Decision  string `json:"decision"`
+	Findings  []struct {
+		Policy    string `json:"policy"`
+		Rule      string `json:"rule"`
+		Exemption string `json:"exemption"`
+	} `json:"findings"`
+}
+
+// findDecision returns the last decision-log record for namespace/name with
+// the given outcome. attest writes the record before it answers, so it is
+// there once the API call has returned.
+func findDecision(t *testing.T, path, namespace, name, outcome string) *decision {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *decision
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var d decision
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			t.Fatalf("decision log line %q: %v", sc.Text(), err)
+		}
+		if d.Msg == "admission decision" && d.Namespace == namespace && d.Name == name && d.Decision == outcome {
+			found = &d
+		}
+	}
+	return found
+}
+
+// ---- binaries ----
+
+type binaries struct{ etcd, apiserver, attest string }
+
+// repoRoot is the main module's directory, two levels up.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil || !bytes.HasPrefix(gomod, []byte("module github.com/continuums/attest\n")) {
+		t.Fatalf("%s is not attest's repository (go.mod: %v)", root, err)
+	}
+	return root
+}
+
+// buildBinaries runs `go build` for the three binaries into ROOT/.bin. It is
+// quick when they are up to date; the first kube-apiserver build takes
+// minutes and gigabytes (docs/testing.md). attest is always rebuilt from
+// the working tree, so the test judges the code as it is.
+func buildBinaries(t *testing.T, root string) binaries {
+	t.Helper()
+	dir := filepath.Join(root, ".bin")
+	b := binaries{
+		etcd:      filepath.Join(dir, "etcd"),
+		apiserver: filepath.Join(dir, "kube-apiserver"),
+		attest:    filepath.Join(dir, "attest"),
+	}
+	kubeDir := filepath.Join(root, "test", "kube")
+	for _, s := range []struct {
+		out, dir string
+		args     []string
+	}{
+		{b.attest, root, []string{"./cmd/attest"}},
+		{b.etcd, kubeDir, []string{"./cmd/etcd"}},
+		{b.apiserver, kubeDir, []string{"-ldflags", kubeVersionLDFlags, "./cmd/kube-apiserver"}},
+	} {
+		_, statErr := os.Stat(s.out)
+		if statErr != nil {
+			t.Logf("building %s (not built yet; kube-apiserver takes several minutes the first time)", s.out)
+		}
+		start := time.Now()
+		args := append([]string{"build", "-o", s.out}, s.args...)
+		cmd := exec.Command("go", args...)
+		cmd.Dir = s.dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go %s (in %s): %v\n%s", strings.Join(args, " "), s.dir, err, out)
+		}
+		t.Logf("go build %s: %s", filepath.Base(s.out), time.Since(start).Round(100*time.Millisecond))
+	}
+	return b
+}
+
+// ---- processes ----
+
+// process is a child started by the test, killed by PID when the test ends.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{} // closed when it has exited
+	err  error         // its exit status, once done
+}
+
+func start(t *testing.T, name, logDir string, env []string, bin string, args ...string) *process {
+	t.Helper()
+	logPath := filepath.Join(logDir, name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if env != nil {
+		cmd.Env = env
+	}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	t.Logf("started %s (pid %d), log %s", name, cmd.Process.Pid, logPath)
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("last lines of %s's log:\n%s", name, tail(logPath, 40))
+		}
+	})
+	return p
+}
+
+// kill ends the process (by its PID) and waits for it.
+func (p *process) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func tail(path string, n int) string {
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// poll calls f every 100ms until it reports done, failing the test after
+// timeout (with f's last error) or as soon as one of procs exits.
+func poll(t *testing.T, what string, timeout time.Duration, procs []*process, f func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, err := f()
+		if ok {
+			return
+		}
+		for _, p := range procs {
+			if p.exited() {
+				t.Fatalf("waiting for %s: %s exited (%v); its log:\n%s", what, p.name, p.err, tail(p.log, 40))
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: not after %s (last: %v)", what, timeout, err)
+		}
+		<-tick.C
+	}
+}
+
+// freePorts finds n distinct free ports on 127.0.0.1 (held open together so
+// they differ, then released for the child processes).
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+func httpGetBody(client *http.Client, url, token string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	return resp.StatusCode, string(body), err
+}
+
+// ---- etcd ----
+
+func startEtcd(t *testing.T, bin, tmp string) string {
+	t.Helper()
+	ports := freePorts(t, 2)
+	clientURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	p := start(t, "etcd", tmp, nil, bin,
+		"--data-dir", filepath.Join(tmp, "etcd"),
+		"--listen-client-urls", clientURL,
+		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", ports[1]))
+	hc := &http.Client{Timeout: 2 * time.Second}
+	poll(t, "etcd's /health", time.Minute, []*process{p}, func() (bool, error) {
+		code, body, err := httpGetBody(hc, clientURL+"/health", "")
+		if err != nil {
+			return false, err
+		}
+		return code == http.StatusOK && strings.Contains(body, `"health":"true"`), fmt.Errorf("%d %s", code, body)
+	})
+	return clientURL
+}
+
+// ---- kube-apiserver ----
+
+type apiServer struct {
+	config *rest.Config
+	user   string
+}
+
+func startAPIServer(t *testing.T, bin, etcdURL, tmp string) *apiServer {
+	t.Helper()
+	dir := filepath.Join(tmp, "apiserver")
+	certDir := filepath.Join(dir, "certs")
+	if err := os.MkdirAll(certDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A static token for a cluster admin.
+	tok := make([]byte, 16)
+	if _, err := rand.Read(tok); err != nil {
+		t.Fatal(err)
+	}
+	token := hex.EncodeToString(tok)
+	const user = "e2e-admin"
+	tokens := filepath.Join(dir, "tokens.csv")
+	writeFile(t, tokens, []byte(token+","+user+",e2e-admin-uid,\"system:masters\"\n"))
+	// The ServiceAccount token signing key.
+	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saKeyFile := filepath.Join(dir, "sa.key")
+	writeFile(t, saKeyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(saKey)}))
+
+	port := freePorts(t, 1)[0]
+	p := start(t, "kube-apiserver", tmp, nil, bin,
+		"--etcd-servers="+etcdURL,
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(port),
+		"--cert-dir="+certDir,
+		"--token-auth-file="+tokens,
+		"--authorization-mode=RBAC",
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file="+saKeyFile,
+		"--service-account-signing-key-file="+saKeyFile,
+		"--service-cluster-ip-range=10.0.0.0/24",
+		// With a loopback advertise address the default (lease)
+		// reconciler makes the API server exit at once.
+		"--endpoint-reconciler-type=none",
+		// Privileged pods pass the API server's own validation, so that
+		// attest is the one that refuses them.
+		"--allow-privileged=true",
+	)
+	host := fmt.Sprintf("https://127.0.0.1:%d", port)
+	// The API server writes its self-signed serving certificate into
+	// --cert-dir as it starts; trust that.
+	caFile := filepath.Join(certDir, "apiserver.crt")
+	var hc *http.Client
+	poll(t, "kube-apiserver's /readyz", 2*time.Minute, []*process{p}, func() (bool, error) {
+		if hc == nil {
+			pemData, err := os.ReadFile(caFile)
+			if err != nil {
+				return false, err
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pemData) {
+				return false, fmt.Errorf("%s: no certificate yet", caFile)
+			}
+			hc = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		}
+		code, body, err := httpGetBody(hc, host+"/readyz", token)
+		if err != nil {
+			return false, err
+		}
+		return code == http.StatusOK && body == "ok", fmt.Errorf("%d %s", code, body)
+	})
+	return &apiServer{
+		user: user,
+		config: &rest.Config{
+			Host:            host,
+			BearerToken:     token,
+			TLSClientConfig: rest.TLSClientConfig{CAFile: caFile},
+			QPS:             100,
+			Burst:           200,
+			Timeout:         30 * time.Second,
+		},
+	}
+}
+
+// ---- attest ----
+
+// pkiFiles is a generated CA and attest's serving certificate and key.
+type pkiFiles struct {
+	caPEM             []byte
+	certFile, keyFile string
+	pool              *x509.CertPool
+}
+
+// newPKI makes a CA and, signed by it, a serving certificate for 127.0.0.1
+// (an IP SAN: kube-apiserver checks it against the webhook URL's host).
+func newPKI(t *testing.T, tmp string) *pkiFiles {
+	t.Helper()
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "attest e2e CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "attest.attest-system.svc"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "pki")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out := &pkiFiles{
+		caPEM:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		certFile: filepath.Join(dir, "tls.crt"),
+		keyFile:  filepath.Join(dir, "tls.key"),
+		pool:     x509.NewCertPool(),
+	}
+	out.pool.AddCert(ca)
+	writeFile(t, out.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	writeFile(t, out.keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	return out
+}
+
+// writeProject makes the project attest serves: the built-in library, with
+// resource-limits in warn mode and annotation exemptions honoured.
+func writeProject(t *testing.T, tmp string) string {
+	t.Helper()
+	dir := filepath.Join(tmp, "project")
+	writeFile(t, filepath.Join(dir, ".attest", "policies.yaml"), []byte(`policies:
+  - name: "resource-limits"
+    enabled: true
+    enforcement: "warn"
+exemptions:
+  annotations: honour
+`))
+	return dir
+}
+
+type attestServer struct {
+	proc        *process
+	addr        string
+	decisionLog string
+}
+
+func startAttest(t *testing.T, bin string, p *pkiFiles, project, tmp string) *attestServer {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
+	home := filepath.Join(tmp, "home")
+	// Nothing from this machine's user configuration, store or ATTEST_*
+	// environment: only the test project.
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"XDG_DATA_HOME=" + filepath.Join(home, ".local", "share"), "XDG_CACHE_HOME=" + filepath.Join(home, ".cache")}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k == "PATH" || k == "TMPDIR" {
+			env = append(env, kv)
+		}
+	}
+	decisionLog := filepath.Join(tmp, "decisions.log")
+	proc := start(t, "attest", tmp, env, bin, "serve",
+		"--addr", addr,
+		"--tls-cert", p.certFile,
+		"--tls-key", p.keyFile,
+		"--project", project,
+		"--decision-log", decisionLog,
+	)
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}}}
+	poll(t, "attest's /readyz", time.Minute, []*process{proc}, func() (bool, error) {
+		code, body, err := httpGetBody(hc, "https://"+addr+"/readyz", "")
+		if err != nil {
+			return false, err
+		}
+		return code == http.StatusOK, fmt.Errorf("%d %s", code, body)
+	})
+	return &attestServer{proc: proc, addr: addr, decisionLog: decisionLog}
+}
+
+// ---- small helpers ----
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sortedValues(m map[string]string) []string {
+	return slices.Sorted(maps.Values(m))
+}
+
+func jsonString(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
