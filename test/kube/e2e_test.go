@@ -573,7 +573,10 @@ func buildBinaries(t *testing.T, root string) binaries {
 			t.Logf("building %s (not built yet; kube-apiserver takes several minutes the first time)", s.out)
 		}
 		start := time.Now()
-		args := append([]string{"build", "-o", s.out}, s.args...)
+		// -mod=readonly on the command line beats a GOFLAGS=-mod=mod (as
+		// .ci/run sets): building must never rewrite a go.mod, least of all
+		// the main module's.
+		args := append([]string{"build", "-mod=readonly", "-o", s.out}, s.args...)
 		cmd := exec.Command("go", args...)
 		cmd.Dir = s.dir
 		out, err := cmd.CombinedOutput()
