@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -52,6 +53,7 @@ func main() {
 		maxP99   = flag.Duration("max-p99", 100*time.Millisecond, "a ramp step with a higher p99 is not sustained")
 		keep     = flag.Bool("keep", false, "keep the servers' logs and the decision log (printed directory)")
 		prof     = flag.String("cpuprofile", "", "write the generator's own CPU profile to FILE")
+		sprof    = flag.String("server-profile", "", "write each server's CPU profile of its 80% run into DIR (attest --pprof-addr, opa --pprof)")
 		procs    = flag.Int("procs", 1, "GOMAXPROCS of the generator (it shares the cores with the server it measures)")
 	)
 	flag.Parse()
@@ -73,7 +75,7 @@ func main() {
 	defer stop()
 	err := run(ctx, config{attest: *attest, opa: *opa, policies: *policies, wrapper: *wrapper, review: *review,
 		servers: strings.Split(*servers, ","), runs: *runs, step: *step, hold: *hold, start: *start, factor: *factor,
-		limit: *limit, conns: *conns, maxP99: *maxP99, keep: *keep})
+		limit: *limit, conns: *conns, maxP99: *maxP99, keep: *keep, profiles: *sprof})
 	if err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -83,6 +85,7 @@ func main() {
 
 type config struct {
 	attest, opa, policies, wrapper, review string
+	profiles                               string // directory for the servers' CPU profiles, or ""
 	servers                                []string
 	runs                                   int
 	step, hold                             time.Duration
@@ -208,19 +211,33 @@ func measure(ctx context.Context, g *loadgen.Generator, c config, name string, r
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	var cmd *exec.Cmd
 	var t loadgen.Target
-	var health string
+	var health, profile string
 	switch name {
 	case "attest", "attest+decisionlog":
 		args := []string{"serve", "--addr", addr, "--no-builtin", "--policy", c.policies, "--poll-interval", "0", "--log-level", "warn"}
 		if name == "attest+decisionlog" {
 			args = append(args, "--decision-log", filepath.Join(dir, "decisions.jsonl"))
 		}
+		if c.profiles != "" {
+			pport, err := freePort()
+			if err != nil {
+				return measurement{}, err
+			}
+			paddr := "127.0.0.1:" + strconv.Itoa(pport)
+			args = append(args, "--pprof-addr", paddr)
+			profile = "http://" + paddr + "/debug/pprof/profile"
+		}
 		cmd = exec.CommandContext(ctx, c.attest, args...)
 		t = loadgen.Target{Name: name, URL: "http://" + addr + "/v1/admission", Body: review}
 		health = "http://" + addr + "/readyz"
 	case "opa":
-		cmd = exec.CommandContext(ctx, c.opa, "run", "--server", "--addr", addr, "--log-level", "error",
-			"--skip-version-check", "--disable-telemetry", c.policies, c.wrapper)
+		args := []string{"run", "--server", "--addr", addr, "--log-level", "error",
+			"--skip-version-check", "--disable-telemetry"}
+		if c.profiles != "" {
+			args = append(args, "--pprof")
+			profile = "http://" + addr + "/debug/pprof/profile"
+		}
+		cmd = exec.CommandContext(ctx, c.opa, append(args, c.policies, c.wrapper)...)
 		t = loadgen.Target{Name: name, URL: "http://" + addr + "/v1/data/attest/admission/response",
 			Body: append(append([]byte(`{"input":`), review...), '}')}
 		health = "http://" + addr + "/health"
@@ -263,6 +280,12 @@ func measure(ctx context.Context, g *loadgen.Generator, c config, name string, r
 	if peak == 0 {
 		return measurement{}, errors.New("no ramp step was sustained")
 	}
+	var profDone chan error
+	if profile != "" {
+		profDone = make(chan error, 1)
+		out := filepath.Join(c.profiles, filepath.Base(dir)+".prof")
+		go func() { profDone <- fetchProfile(profile, c.hold, out) }()
+	}
 	cpu0, gen0 := cpuTime(cmd.Process.Pid), cpuTime(os.Getpid())
 	at80 := g.Run(ctx, t, 0.8*peak, c.hold)
 	cpu1, gen1 := cpuTime(cmd.Process.Pid), cpuTime(os.Getpid())
@@ -270,6 +293,11 @@ func measure(ctx context.Context, g *loadgen.Generator, c config, name string, r
 	if ok := at80.Requests - at80.Errors; ok > 0 && cpu1 > cpu0 {
 		m.cpuPerOp = (cpu1 - cpu0) / time.Duration(ok)
 		m.genPerOp = (gen1 - gen0) / time.Duration(at80.Requests)
+	}
+	if profDone != nil {
+		if err := <-profDone; err != nil {
+			fmt.Fprintln(os.Stderr, "load: server profile:", err)
+		}
 	}
 	if at80.Errors > 0 {
 		return m, fmt.Errorf("%d requests failed at 80%% of the peak", at80.Errors)
@@ -344,6 +372,32 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// fetchProfile asks the server for a CPU profile of the next d (less a
+// second, so it ends inside the run) and writes it to out.
+func fetchProfile(url string, d time.Duration, out string) error {
+	secs := max(1, int(d.Seconds())-1)
+	resp, err := http.Get(fmt.Sprintf("%s?seconds=%d", url, secs))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // cpuTime is the process's user+system CPU time from /proc (0 elsewhere).

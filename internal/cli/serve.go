@@ -36,6 +36,7 @@ type serveFlags struct {
 	writeTimeout time.Duration
 	grace        time.Duration
 	poll         time.Duration
+	pprofAddr    string
 	fetchTimeout time.Duration
 	clientCA     string
 	exemptTTL    time.Duration
@@ -78,6 +79,7 @@ See docs/serve.md.`,
 	fl.DurationVar(&f.readTimeout, "read-timeout", server.DefaultReadTimeout, "HTTP read timeout")
 	fl.DurationVar(&f.writeTimeout, "write-timeout", server.DefaultWriteTimeout, "HTTP write timeout")
 	fl.DurationVar(&f.grace, "shutdown-grace", server.DefaultShutdown, "how long shutdown waits for in-flight requests")
+	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback HOST:PORT (off when empty)")
 	fl.DurationVar(&f.poll, "poll-interval", server.DefaultPoll, "how often the bundle URL and local policy files are checked for changes (0: never)")
 	fl.DurationVar(&f.fetchTimeout, "bundle-timeout", 30*time.Second, "deadline for one bundle download")
 	return c
@@ -116,6 +118,7 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 		server.WithTimeouts(f.readTimeout, f.writeTimeout),
 		server.WithShutdownGrace(f.grace),
 		server.WithPollInterval(f.poll),
+		server.WithPprofAddr(f.pprofAddr),
 		server.WithVersion(Version),
 		server.WithRuntimeTuning(os.Getenv),
 	}

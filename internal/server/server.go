@@ -101,6 +101,7 @@ type options struct {
 	poll         time.Duration
 	metrics      *metrics.Metrics
 	version      string
+	pprofAddr    string     // pprof.go
 	gc           *gcPolicy  // nil: the process's collector settings are left alone
 	gov          govOptions // approval store, client CAs (storesync.go)
 }
@@ -339,6 +340,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("listen: %w", err)
 		}
 	}
+	stopPprof, err := s.servePprof(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopPprof()
 	if s.o.gc != nil {
 		s.o.gc.start()
 		gctx, stop := context.WithCancel(ctx)
@@ -377,7 +384,6 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	waitSync := s.startExemptionSync(pctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
