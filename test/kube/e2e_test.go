@@ -611,6 +611,7 @@ func start(t *testing.T, name, logDir string, env []string, bin string, args ...
 	if env != nil {
 		cmd.Env = env
 	}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		t.Fatalf("starting %s: %v", name, err)
