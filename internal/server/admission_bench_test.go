@@ -18,6 +18,13 @@ import (
 // conftest-style rules bench/load runs against OPA), loaded but not
 // listening: the benchmarks call its handler directly.
 func benchServer(b testing.TB, opts ...Option) (*Server, []byte) {
+	return benchServerWith(b, false, opts...)
+}
+
+// benchServerWith is benchServer, with the built-in library (66 rules)
+// instead of the bench/ policies when library is true: what a cluster
+// running deploy/ evaluates.
+func benchServerWith(b testing.TB, library bool, opts ...Option) (*Server, []byte) {
 	b.Helper()
 	body, err := os.ReadFile(filepath.Join("..", "..", "bench", "load", "review.json"))
 	if err != nil {
@@ -28,8 +35,12 @@ func benchServer(b testing.TB, opts ...Option) (*Server, []byte) {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	src, err := NewSource(project.Options{Dir: dir, GlobalFile: filepath.Join(dir, "none.yaml"), PolicyPaths: []string{pol},
-		NoBuiltin: true, Env: func(string) string { return "" }})
+	po := project.Options{Dir: dir, GlobalFile: filepath.Join(dir, "none.yaml"), PolicyPaths: []string{pol},
+		NoBuiltin: true, Env: func(string) string { return "" }}
+	if library {
+		po.PolicyPaths, po.NoBuiltin = nil, false
+	}
+	src, err := NewSource(po)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,6 +95,10 @@ func BenchmarkAdmission(b *testing.B) {
 	}
 	b.Run("handler", func(b *testing.B) {
 		s, body := benchServer(b)
+		run(b, s, body)
+	})
+	b.Run("handler+library", func(b *testing.B) {
+		s, body := benchServerWith(b, true)
 		run(b, s, body)
 	})
 	b.Run("handler+decisionlog", func(b *testing.B) {
