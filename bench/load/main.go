@@ -128,7 +128,7 @@ func run(ctx context.Context, c config) error {
 	host, _ := os.Hostname()
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("# attest serve vs opa run --server: %s, %d CPUs, load average %s", host, runtime.NumCPU(), load)
-	fmt.Printf("# open loop; ramp from %.0f/s x%.2f, %s steps (sustained: >=95%% answered, p99 <= %s); then %s at 80%% of each server's own peak\n",
+	fmt.Printf("# open loop; ramp from %.0f/s x%.2f, %s steps (sustained: >=99%% answered, p99 <= %s); then %s at 80%% of each server's own peak\n",
 		c.start, c.factor, c.step, c.maxP99, c.hold)
 	g := loadgen.New(c.conns)
 	var all [][]measurement
