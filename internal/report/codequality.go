@@ -54,6 +54,9 @@ func (c *codeQualityReporter) Report(w io.Writer, res *finding.Result) error {
 		if ref := resourceRef(f.Resource); ref != "" {
 			desc += " (" + ref + ")"
 		}
+		if f.Constraint != "" {
+			desc += " [constraint " + f.Constraint + "]"
+		}
 		switch {
 		case f.Kind == finding.KindError:
 			sev = "critical"

@@ -198,13 +198,21 @@ func codeQualitySeverity(s finding.Severity) string {
 // ruleLabel is "policy/rule" for the text-like formats; rule ids usually
 // already start with their policy.
 func ruleLabel(f *finding.Finding) string {
+	var label string
 	switch {
 	case f.Rule == "":
-		return f.Policy
+		label = f.Policy
 	case f.Policy == "" || strings.HasPrefix(f.Rule, f.Policy+"/"):
-		return f.Rule
+		label = f.Rule
+	default:
+		label = f.Policy + "/" + f.Rule
 	}
-	return f.Policy + "/" + f.Rule
+	// Two constraints of one Gatekeeper template are one rule; the
+	// constraint says which of them fired.
+	if f.Constraint != "" {
+		label += ", constraint " + f.Constraint
+	}
+	return label
 }
 
 // ruleID is the id a finding is reported under in SARIF and Code Quality.
