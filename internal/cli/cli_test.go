@@ -520,3 +520,28 @@ func TestValidateBundle(t *testing.T) {
 		t.Fatal("garbage bundle validated")
 	}
 }
+
+// Spec section 7: `attest policy validate policies/security.rego`, one Rego
+// file named on its own: validated as Rego, never read as a manifest.
+func TestValidateOneRegoFile(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Chdir(t.TempDir())
+	if err := os.MkdirAll("policies", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	good := "package company.security\n\nimport rego.v1\n\nviolation contains {\"violated\": true, \"message\": \"no\"} if input.resource.kind == \"Secret\"\n"
+	if err := os.WriteFile("policies/security.rego", []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := execute(t, "", "policy", "validate", "policies/security.rego", "--no-color")
+	if r.code != 0 || strings.Contains(r.stdout, "invalid YAML") || !strings.Contains(r.stdout, "in 1 file") {
+		t.Fatalf("validate a good .rego: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if err := os.WriteFile("policies/security.rego", []byte("package company.security\n\nviolation[msg] {\n  msg := \n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = execute(t, "", "policy", "validate", "policies/security.rego", "--no-color")
+	if r.code != 2 || !strings.Contains(r.stdout, "policies/security.rego:") || strings.Contains(r.stdout, "invalid YAML") {
+		t.Fatalf("validate a broken .rego: exit %d\n%s", r.code, r.stdout)
+	}
+}

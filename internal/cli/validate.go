@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -38,7 +39,7 @@ reported as not checked. Every problem names its file, line and column.`,
 			res.Notes = append(res.Notes, lint.Notes...)
 			loader := manifest.NewLoader(manifest.WithStdin(s.In), manifest.WithSkipPaths(lint.RegoDirs...))
 			files, derrs := loader.Discover(ctx, args)
-			files = withoutConfigFiles(files)
+			files = withoutLinted(files, lint.Files)
 			v := validate.New()
 			mres := check.Run(ctx, loader, nil, files, check.WithoutEvaluation(),
 				check.WithResourceHook(v.Resource))
@@ -68,12 +69,18 @@ reported as not checked. Every problem names its file, line and column.`,
 	return c
 }
 
-// withoutConfigFiles drops attest's own YAML (.attest/*.yaml), which the
-// lint step has validated against its schema.
-func withoutConfigFiles(files []string) []string {
+// withoutLinted drops what the lint step has already validated: attest's
+// own YAML (.attest/*.yaml, against its schema) and the policy files (Rego,
+// named on the command line or found in a directory), so they are not read
+// again as manifests.
+func withoutLinted(files, linted []string) []string {
+	seen := make(map[string]bool, len(linted))
+	for _, f := range linted {
+		seen[filepath.Clean(f)] = true
+	}
 	out := files[:0]
 	for _, f := range files {
-		if policylint.IsConfigFile(f) {
+		if policylint.IsConfigFile(f) || seen[filepath.Clean(f)] || strings.EqualFold(filepath.Ext(f), ".rego") {
 			continue
 		}
 		out = append(out, f)
