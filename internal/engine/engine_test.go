@@ -402,3 +402,36 @@ violation contains msg if {
 		})
 	}
 }
+
+// conftest's _loc says where the problem is: it wins over attest's own
+// guess from the message (which names the container's image here).
+func TestConftestLocWins(t *testing.T) {
+	src := `package main
+deny contains {"msg": msg, "_loc": {"file": "deploy.yaml", "line": 99}} if {
+	some c in input.spec.template.spec.containers
+	msg := sprintf("latest tag in %s", [c.image])
+}
+deny contains {"msg": msg} if {
+	some c in input.spec.template.spec.containers
+	msg := sprintf("guessed %s", [c.image])
+}
+`
+	e := newEngine(t, load(t, map[string]string{"main.rego": src}))
+	r := resource(t, privilegedDeployment)
+	r.Location.File = "deploy.yaml"
+	var loc, guessed finding.Location
+	for _, f := range e.Evaluate(context.Background(), r, Call{}) {
+		switch {
+		case strings.HasPrefix(f.Message, "latest tag"):
+			loc = f.Location
+		case strings.HasPrefix(f.Message, "guessed"):
+			guessed = f.Location
+		}
+	}
+	if loc.File != "deploy.yaml" || loc.Line != 99 || loc.Column != 0 {
+		t.Errorf("_loc finding at %+v, want deploy.yaml:99", loc)
+	}
+	if guessed.Line <= 1 || guessed.Field == "" {
+		t.Errorf("finding without _loc at %+v, want the image's own line", guessed)
+	}
+}

@@ -134,6 +134,7 @@ func (e *Engine) decode(r *manifest.Resource, p *policy.Policy, spec *policy.Rul
 		Location:    r.Location,
 	}
 	var sev finding.Severity
+	placed := false // the policy gave the location (conftest's _loc)
 	switch t := v.(type) {
 	case string:
 		f.Message = t
@@ -159,13 +160,15 @@ func (e *Engine) decode(r *manifest.Resource, p *policy.Policy, spec *policy.Rul
 			}
 		}
 		if loc, ok := t["_loc"].(map[string]any); ok {
-			// conftest's _loc: the policy says where the problem is.
+			// conftest's _loc: the policy says where the problem is, and
+			// that beats any guess of ours.
 			if file, ok := loc["file"].(string); ok && file != "" {
 				f.Location = finding.Location{File: file}
 			}
 			if line, ok := asInt(loc["line"]); ok {
 				f.Location.Line = line
 				f.Location.Column = 0
+				placed = true
 			}
 		}
 		if f.Message == "" {
@@ -177,7 +180,7 @@ func (e *Engine) decode(r *manifest.Resource, p *policy.Policy, spec *policy.Rul
 		f.Message = string(raw)
 	}
 	f.Severity = p.SeverityOf(spec, sev)
-	if f.Location.File == r.Location.File {
+	if !placed && f.Location.File == r.Location.File {
 		e.locate(r, &f)
 	}
 	return f, true
