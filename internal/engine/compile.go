@@ -7,7 +7,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -44,8 +46,7 @@ func compile(set *policy.Set, caps *ast.Capabilities, printStatements bool) (*co
 			return c, nil
 		}
 		progress := false
-		for _, e := range cerrs {
-			// The collector copy of a rule repeats its body's errors.
+		for _, e := range withoutCollectorCopies(cerrs) {
 			if slices.Contains(errs, e) {
 				continue
 			}
@@ -117,6 +118,35 @@ func compileOnce(set *policy.Set, caps *ast.Capabilities, printStatements bool, 
 	}
 	out.compiler = c
 	return out, nil
+}
+
+// ruleName matches the "rule NAME" that OPA's messages end with.
+var ruleName = regexp.MustCompile(`rule [^ ]+$`)
+
+// withoutCollectorCopies drops the errors the compiler reports for the
+// collector copy of a rule when the rule itself has the same error (it
+// always does for its body: the copy shares it), and names the collector
+// in words where it stands alone, so users never see attest's internal
+// rule name.
+func withoutCollectorCopies(errs []finding.Error) []finding.Error {
+	internal := "rule " + collectRule
+	out := make([]finding.Error, 0, len(errs))
+	for _, e := range errs {
+		if !strings.Contains(e.Message, internal) {
+			out = append(out, e)
+			continue
+		}
+		norm := ruleName.ReplaceAllString(e.Message, "rule")
+		dup := slices.ContainsFunc(errs, func(o finding.Error) bool {
+			return o.Location == e.Location && !strings.Contains(o.Message, internal) &&
+				ruleName.ReplaceAllString(o.Message, "rule") == norm
+		})
+		if !dup {
+			e.Message = strings.ReplaceAll(e.Message, internal, "a result rule")
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // collector copies a result rule under the collector name, with head

@@ -435,3 +435,20 @@ deny contains {"msg": msg} if {
 		t.Errorf("finding without _loc at %+v, want the image's own line", guessed)
 	}
 }
+
+// A compile error in a result rule is reported once, under the rule's own
+// name: never again for attest's collector copy of it.
+func TestCompileErrorReportedOnce(t *testing.T) {
+	set := load(t, map[string]string{"unsafe.rego": "package unsafe\n\nviolation[{\"msg\": msg}] {\n  input.resource.kind == \"Pod\"\n}\n",
+		"good.rego": "package good\nimport rego.v1\nviolation contains \"good\" if input.resource.kind == \"Deployment\"\n"})
+	_, errs, err := New(context.Background(), set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 1 {
+		t.Fatalf("want one error, got %d: %v", len(errs), errs)
+	}
+	if strings.Contains(errs[0].Message, collectRule) || !strings.Contains(errs[0].Message, "var msg is unsafe in rule violation") {
+		t.Fatalf("error: %s", errs[0].Message)
+	}
+}
