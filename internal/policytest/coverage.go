@@ -27,8 +27,13 @@ type Coverage struct {
 type FileCoverage struct {
 	File    string
 	Package string // Rego package, "attest.security"
-	// Covered and NotCovered are line ranges, as OPA reports them. A line
-	// holding two expressions can be in both.
+	// Covered and NotCovered are the line ranges OPA reports, sorted, with
+	// overlapping ranges merged. OPA can list a line under both (two
+	// expressions on it, one evaluated): such a line is covered, so it is
+	// taken out of NotCovered, and the two never share a line.
+	// CoveredLines and NotCoveredLines count the lines of each, and
+	// Percent is 100 * covered / (covered + not covered), 0 for a file OPA
+	// reports no line of.
 	Covered         []LineRange
 	NotCovered      []LineRange
 	CoveredLines    int
@@ -49,9 +54,9 @@ func (c *Coverage) Below(threshold float64) bool {
 
 // Lines gives each line of the file that OPA reports on with its hit count
 // for LCOV and Cobertura: 1 when the tests evaluated something on it, 0
-// when they evaluated nothing on it. A line that is both (two
-// expressions, one evaluated) counts as covered, as a line-based report
-// can only say that much.
+// when they evaluated nothing on it. A line OPA lists as both (two
+// expressions, one evaluated) is covered, as in CoveredLines and
+// NotCoveredLines, so a line-based report agrees with the text and JSON.
 func (f *FileCoverage) Lines() []LineHits {
 	hits := map[int]int{}
 	for _, r := range f.NotCovered {
@@ -103,11 +108,15 @@ func coverage(rep cover.Report, parsed map[string]*ast.Module) *Coverage {
 		}
 		fc := FileCoverage{File: path, Package: strings.TrimPrefix(m.Package.Path.String(), "data.")}
 		if fr, ok := rep.Files[path]; ok && fr != nil {
+			// Not OPA's counts and percentage: those count a line that is
+			// in both lists twice, once as covered and once as not.
 			fc.Covered = ranges(fr.Covered)
-			fc.NotCovered = ranges(fr.NotCovered)
-			fc.CoveredLines = fr.CoveredLines
-			fc.NotCoveredLines = fr.NotCoveredLines
-			fc.Percent = fr.Coverage
+			fc.NotCovered = without(ranges(fr.NotCovered), fc.Covered)
+			fc.CoveredLines = lineCount(fc.Covered)
+			fc.NotCoveredLines = lineCount(fc.NotCovered)
+			if total := fc.CoveredLines + fc.NotCoveredLines; total > 0 {
+				fc.Percent = 100 * float64(fc.CoveredLines) / float64(total)
+			}
 		}
 		c.CoveredLines += fc.CoveredLines
 		c.NotCoveredLines += fc.NotCoveredLines
@@ -120,13 +129,59 @@ func coverage(rep cover.Report, parsed map[string]*ast.Module) *Coverage {
 	return c
 }
 
+// ranges turns OPA's ranges into sorted line ranges, merging those that
+// share a line (adjacent ones stay apart, as OPA gives them), so no line
+// is in two of them.
 func ranges(rs []cover.Range) []LineRange {
-	out := make([]LineRange, 0, len(rs))
+	in := make([]LineRange, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, LineRange{Start: r.Start.Row, End: r.End.Row})
+		lr := LineRange{Start: r.Start.Row, End: max(r.End.Row, r.Start.Row)}
+		if lr.Start < 1 {
+			continue
+		}
+		in = append(in, lr)
 	}
-	slices.SortFunc(out, func(a, b LineRange) int { return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.End, b.End)) })
-	return slices.Compact(out)
+	slices.SortFunc(in, func(a, b LineRange) int { return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.End, b.End)) })
+	out := make([]LineRange, 0, len(in))
+	for _, r := range in {
+		if n := len(out); n > 0 && r.Start <= out[n-1].End {
+			out[n-1].End = max(out[n-1].End, r.End)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// without takes the lines of covered out of rs. Both are sorted and
+// hold no line twice; so is the result.
+func without(rs, covered []LineRange) []LineRange {
+	out := make([]LineRange, 0, len(rs))
+	i := 0
+	for _, r := range rs {
+		start := r.Start
+		for ; i < len(covered) && covered[i].End < start; i++ {
+		}
+		for j := i; j < len(covered) && covered[j].Start <= r.End && start <= r.End; j++ {
+			if covered[j].Start > start {
+				out = append(out, LineRange{start, covered[j].Start - 1})
+			}
+			start = max(start, covered[j].End+1)
+		}
+		if start <= r.End {
+			out = append(out, LineRange{start, r.End})
+		}
+	}
+	return out
+}
+
+// lineCount counts the lines of ranges that hold no line twice.
+func lineCount(rs []LineRange) int {
+	n := 0
+	for _, r := range rs {
+		n += r.End - r.Start + 1
+	}
+	return n
 }
 
 // isTest follows OPA's convention (the _test.rego suffix) and the policy
