@@ -66,6 +66,10 @@ type RuleSpec struct {
 	Kind finding.Kind
 	// Explicit is true when the severity came from METADATA.
 	Explicit bool
+	// Positional is true when the id is the rule's name numbered by its
+	// position among same-named rules (deny-2): adding a rule above it
+	// renumbers it.
+	Positional bool
 	// Body is the parsed rule; the engine copies it.
 	Body   *ast.Rule
 	Module *Module
@@ -359,6 +363,7 @@ func (p *Policy) readRules() []finding.Error {
 			if count[name] > 1 {
 				n[name]++
 				id = fmt.Sprintf("%s-%d", id, n[name])
+				rs.Positional = true
 			}
 		}
 		// Two bodies with the same derived id stay distinct.

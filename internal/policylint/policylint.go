@@ -80,8 +80,27 @@ func Paths(ctx context.Context, paths []string) Result {
 			Location: finding.Location{File: p.Modules[0].Path},
 			Message:  "policy " + p.Name + " (" + string(p.Style) + " style): " + plural(len(p.Rules), "rule"),
 		})
+		res.Notes = append(res.Notes, positionalNotes(p)...)
 	}
 	return res
+}
+
+// positionalNotes warns about rule ids that are only a position (deny-2):
+// a rule added above renumbers them, and exemptions, SARIF rule ids and
+// dashboards that name them then point at another rule.
+func positionalNotes(p *policy.Policy) []finding.Note {
+	var out []finding.Note
+	for _, r := range p.Rules {
+		if !r.Positional || r.Body == nil || r.Body.Location == nil {
+			continue
+		}
+		out = append(out, finding.Note{
+			Location: finding.Location{File: r.Module.Path, Line: r.Body.Location.Row, Column: r.Body.Location.Col},
+			Message: "rule id " + r.ID + " is its position among the " + r.Name + " rules: a rule added above renumbers it; " +
+				"give it a METADATA title or custom.id (or a comment above it) so exemptions and report ids keep naming it",
+		})
+	}
+	return out
 }
 
 func plural(n int, word string) string {

@@ -59,3 +59,22 @@ func TestPaths(t *testing.T) {
 		t.Error("Rego directories not returned for the manifest loader to skip")
 	}
 }
+
+// Rules whose id is only their position get a note each; named ones none.
+func TestPositionalIDNotes(t *testing.T) {
+	dir := t.TempDir()
+	src := "package main\n\ndeny contains \"a\" if input.kind == \"Pod\"\n\ndeny contains \"b\" if input.kind == \"Service\"\n\n# METADATA\n# title: Named one\ndeny contains \"c\" if input.kind == \"Job\"\n\n# Jobs need a deadline\nwarn contains \"d\" if input.kind == \"Job\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "p.rego"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := Paths(context.Background(), []string{dir})
+	var lines []int
+	for _, n := range res.Notes {
+		if strings.Contains(n.Message, "is its position") {
+			lines = append(lines, n.Location.Line)
+		}
+	}
+	if len(lines) != 2 || lines[0] != 3 || lines[1] != 5 {
+		t.Fatalf("positional notes at lines %v, want [3 5]; notes: %+v", lines, res.Notes)
+	}
+}
