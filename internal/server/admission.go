@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -286,6 +287,17 @@ type decisionRecord struct {
 	Enforcement string `json:"enforcement"`
 	Message     string `json:"message"`
 	Exemption   string `json:"exemption,omitempty"`
+	Emergency   bool   `json:"emergency,omitempty"` // exempted by a break-glass override
+}
+
+// emergencyWarning is the warning for a finding a break-glass override
+// let through.
+func emergencyWarning(f *finding.Finding) string {
+	w := "attest: EMERGENCY OVERRIDE " + cmp.Or(f.Exemption.ID, f.Exemption.Source) + " lets through: [" + f.Policy + "] " + f.Message
+	if f.Exemption.ApprovedBy != "" {
+		w += " (approved by " + f.Exemption.ApprovedBy + ")"
+	}
+	return w
 }
 
 // review decides one admission request.
@@ -346,6 +358,13 @@ func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionReque
 			causes = append(causes, metav1.StatusCause{Type: "PolicyError", Message: text, Field: f.Location.Field})
 		case f.Exempted():
 			rec.Exemption = f.Exemption.Source + ": " + f.Exemption.Reason
+			if f.Exemption.Emergency {
+				// A break-glass override is allowed, and said out loud to
+				// whoever deployed (kubectl prints warnings), as every
+				// report of policy check does.
+				rec.Emergency = true
+				resp.Warnings = append(resp.Warnings, emergencyWarning(f))
+			}
 			s.log.LogAttrs(ctx, slog.LevelInfo, "finding exempted", slog.String("uid", req.uid), slog.String("resource", f.Resource.String()),
 				slog.String("policy", f.Policy), slog.String("rule", f.Rule), slog.String("exemption", f.Exemption.Source), slog.Bool("emergency", f.Exemption.Emergency))
 		case f.Enforcement == finding.EnforcementDryrun:

@@ -283,6 +283,18 @@ func TestExemptionWorkflowSQLite(t *testing.T) {
 	if !g.admitted(t) {
 		t.Fatal("approved override not applied")
 	}
+	// Allowed, and said out loud: kubectl shows the override to whoever
+	// deployed, as every report of policy check flags it.
+	_, b = g.post(t, "/v1/admission", "application/json", review("u2", "CREATE", privilegedPod, ""))
+	warned := false
+	for _, w := range decode(t, b).Warnings {
+		if strings.HasPrefix(w, "attest: EMERGENCY OVERRIDE "+o.ID) && strings.Contains(w, "[attest-security]") && strings.Contains(w, "bob@company.com") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Fatalf("override not flagged in the admission warnings: %s", b)
+	}
 	if code, b = g.call(t, "POST", "/v1/exemptions/"+o.ID+"/revoke", "dev@company.com", `{"comment":"incident over"}`); code != 200 || exemptionOf(t, b).Status != store.StatusRevoked {
 		t.Fatalf("requester revokes: %d %s", code, b)
 	}
