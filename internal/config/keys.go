@@ -206,6 +206,12 @@ func format(v reflect.Value) string {
 // it: true/false, a number, a string, a comma-separated list, or "" for
 // a key nobody set that has no default.
 func Get(c *Config, key string) (string, error) {
+	if team, ok := strings.CutPrefix(key, "governance.teams."); ok && team != "" {
+		if c.Governance == nil {
+			return "", nil
+		}
+		return strings.Join(c.Governance.Teams[team], ","), nil
+	}
 	if _, err := findKey(key); err != nil {
 		return "", err
 	}
@@ -237,6 +243,17 @@ func List(c *Config) []KeyValue {
 			val = format(v)
 		}
 		out = append(out, KeyValue{Key: k.key, Value: val, Source: c.Origin(k.key)})
+	}
+	// Teams are a map, not fixed keys: one line per team, its members.
+	if c.Governance != nil {
+		for _, name := range sortedKeys(c.Governance.Teams) {
+			key := "governance.teams." + name
+			src := c.Origin(key)
+			if src == "default" {
+				src = c.Origin("governance.teams")
+			}
+			out = append(out, KeyValue{Key: key, Value: strings.Join(c.Governance.Teams[name], ","), Source: src})
+		}
 	}
 	return out
 }

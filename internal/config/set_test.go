@@ -268,3 +268,32 @@ func TestEveryCheckIsKnown(t *testing.T) {
 		}()
 	}
 }
+
+// Teams are listed one line per team, with the file and line they come
+// from, and read back with Get.
+func TestListTeams(t *testing.T) {
+	c, err := Load(WithProjectDir("../../examples"), WithGlobalFile(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var team *KeyValue
+	kvs := List(c)
+	for i := range kvs {
+		if kvs[i].Key == "governance.teams.security-team" {
+			team = &kvs[i]
+		}
+	}
+	if team == nil {
+		t.Fatalf("governance.teams.security-team not listed: %+v", kvs)
+	}
+	want := strings.Join(c.Governance.Teams["security-team"], ",")
+	if team.Value != want || !strings.Contains(team.Source, "governance.yaml:") {
+		t.Errorf("listed %+v, want value %q from governance.yaml:LINE", *team, want)
+	}
+	if v, err := Get(c, "governance.teams.security-team"); err != nil || v != want {
+		t.Errorf("Get = %q, %v", v, err)
+	}
+	if v, err := Get(c, "governance.teams.nobody"); err != nil || v != "" {
+		t.Errorf("Get unknown team = %q, %v", v, err)
+	}
+}
