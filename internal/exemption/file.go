@@ -234,6 +234,12 @@ func (p *parser) entry(item *yaml.Node) {
 				e.Rule = ""
 			}
 		case "resource_kind":
+			if strings.Contains(s, "*") {
+				// The Matcher finds exemptions by kind: a glob would load
+				// and never match.
+				p.errorf(v, "resource_kind %q: a kind takes no globs; write one exemption per kind (with resource_name \"*\" for every name)", s)
+				return
+			}
 			if !kindRE.MatchString(s) {
 				p.errorf(v, "resource_kind %q is not a Kubernetes kind (letters and digits, such as Pod)", s)
 				return
@@ -281,7 +287,12 @@ func (p *parser) entry(item *yaml.Node) {
 		missing = append(missing, "resource_name")
 	}
 	if len(missing) > 0 {
-		p.errorf(item, "exemption: missing %s", strings.Join(missing, ", "))
+		msg := "exemption: missing " + strings.Join(missing, ", ")
+		if e.Namespace != "" && e.Policy != "" {
+			// The common mistake: a namespace alone, meant for all of it.
+			msg += fmt.Sprintf(` (an exemption names a kind; to exempt every resource of a kind in namespace %s, write resource_kind and resource_name: "*", one entry per kind)`, e.Namespace)
+		}
+		p.errorf(item, "%s", msg)
 		return
 	}
 	if policy, _, ok := strings.Cut(e.Rule, "/"); ok && policy != e.Policy {

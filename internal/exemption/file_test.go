@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/manifest"
 )
 
 const specExample = `# spec section 6
@@ -117,6 +118,9 @@ func TestParseErrors(t *testing.T) {
 		{"two documents", "exemptions: []\n---\nexemptions: []\n", []string{"2:1: more than one YAML document"}, 0},
 		{"good entries survive a bad one", "exemptions:\n" + entry + "- policy_name: q\n" + entry, []string{"5:3: exemption: missing resource_kind, resource_name"}, 2},
 		{"non-string key", "exemptions:\n- ? [a]\n  : b\n", []string{"2:5: want a plain key, found a list"}, 0},
+		{"a namespace alone", "exemptions:\n- policy_name: p\n  resource_namespace: sandbox\n", []string{`2:3: exemption: missing resource_kind, resource_name (an exemption names a kind; to exempt every resource of a kind in namespace sandbox, write resource_kind and resource_name: "*", one entry per kind)`}, 0},
+		{"a kind glob", "exemptions:\n- policy_name: p\n  resource_kind: \"*\"\n  resource_name: \"*\"\n  resource_namespace: sandbox\n", []string{`3:18: resource_kind "*": a kind takes no globs; write one exemption per kind (with resource_name "*" for every name)`}, 0},
+		{"a kind prefix glob", "exemptions:\n- policy_name: p\n  resource_kind: Po*\n  resource_name: a\n", []string{`3:18: resource_kind "Po*": a kind takes no globs`}, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -224,5 +228,55 @@ func TestParseBoundsErrors(t *testing.T) {
 	_, errs = Parse("x.yaml", []byte("exemptions:\n- "+strings.Repeat("k", 5000)+": 1\n"))
 	if len(errs) != 1 || len(errs[0].Message) > 300 {
 		t.Errorf("long key error: %d errors, %d bytes", len(errs), len(errs[0].Message))
+	}
+}
+
+// TestWholeNamespaceShapes: the shapes that exempt every resource of a kind
+// in a namespace (what gatekeeper generate turns into excludedNamespaces)
+// load, and the Matcher, which check and serve use, applies them to every
+// name of that kind in that namespace and to nothing else.
+func TestWholeNamespaceShapes(t *testing.T) {
+	cases := []struct {
+		name, entry string
+		kind, ns    string // what loads
+		covers      []*manifest.Resource
+		misses      []*manifest.Resource
+	}{
+		{"a namespace", "resource_kind: Pod\n  resource_name: \"*\"\n  resource_namespace: sandbox", "Pod", "sandbox",
+			[]*manifest.Resource{res("Pod", "sandbox", "a", nil), res("pod", "sandbox", "b", nil)},
+			[]*manifest.Resource{res("Deployment", "sandbox", "a", nil), res("Pod", "sandbox-2", "a", nil), res("Pod", "", "a", nil)}},
+		{"a namespace glob", "resource_kind: Deployment\n  resource_name: \"*\"\n  resource_namespace: team-*", "Deployment", "team-*",
+			[]*manifest.Resource{res("Deployment", "team-a", "x", nil), res("Deployment", "team-", "y", nil)},
+			[]*manifest.Resource{res("Deployment", "teams", "x", nil), res("Pod", "team-a", "x", nil)}},
+		{"every namespace", "resource_kind: Pod\n  resource_name: \"*\"\n  resource_namespace: \"*\"", "Pod", "*",
+			[]*manifest.Resource{res("Pod", "sandbox", "a", nil), res("Pod", "", "a", nil)},
+			[]*manifest.Resource{res("Job", "sandbox", "a", nil)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := "exemptions:\n- policy_name: p\n  " + c.entry + "\n  reason: r\n  approved_by: a@b.c\n  expires_at: 2024-02-01\n"
+			list, errs := Parse("x.yaml", []byte(src))
+			if errs != nil || len(list) != 1 {
+				t.Fatalf("list %+v errs %v", list, errs)
+			}
+			if e := list[0]; e.Kind != c.kind || e.Namespace != c.ns || e.Name != "*" || e.Rule != "" {
+				t.Fatalf("loaded %+v", e)
+			}
+			m := NewMatcher(WithExemptions(list), WithClock(clock))
+			for _, r := range c.covers {
+				fs := []finding.Finding{fnd("p", "a"), fnd("p", "b"), fnd("q", "a")}
+				m.Apply(r, fs)
+				if fs[0].Exemption == nil || fs[1].Exemption == nil || fs[2].Exemption != nil {
+					t.Errorf("%s: exempted %v %v %v, want the policy's two findings only", r.Ref(), fs[0].Exemption, fs[1].Exemption, fs[2].Exemption)
+				}
+			}
+			for _, r := range c.misses {
+				fs := []finding.Finding{fnd("p", "a")}
+				m.Apply(r, fs)
+				if fs[0].Exemption != nil {
+					t.Errorf("%s: exempted", r.Ref())
+				}
+			}
+		})
 	}
 }
