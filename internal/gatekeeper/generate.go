@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/format"
 	"gopkg.in/yaml.v3"
 
+	"github.com/continuums/attest/internal/engine"
 	"github.com/continuums/attest/internal/exemption"
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/policy"
@@ -22,9 +24,18 @@ type GenerateInput struct {
 	Policies *policy.Set
 	// Context is the static input.context attest evaluates with; it is
 	// baked into each template's wrapper (Gatekeeper has no such input).
-	Context    map[string]any
+	Context map[string]any
+	// Exemptions are the project's file exemptions; those attest honours
+	// at Now that exempt whole namespaces become excludedNamespaces.
 	Exemptions []exemption.Exemption
+	// Now is the clock exemptions are judged by (nil: time.Now).
+	Now func() time.Time
 }
+
+// ExemptionsAnnotation, on a generated Constraint, lists as JSON the
+// exemptions its excludedNamespaces carry: [{"id", "namespace",
+// "expires_at"}].
+const ExemptionsAnnotation = "attest.continuu.ms/exemptions"
 
 // Generated is the output: YAML ready for kubectl apply (templates first:
 // their CRDs must exist before the constraints).
@@ -53,6 +64,13 @@ var kindAliases = map[string]string{"image-security": "AttestImagePolicy"}
 // template's libs together with the library packages it imports.
 func Generate(in GenerateInput) (*Generated, error) {
 	out := &Generated{}
+	now := time.Now()
+	if in.Now != nil {
+		now = in.Now()
+	}
+	if in.Policies == nil {
+		return nil, fmt.Errorf("no policies")
+	}
 	var tdocs, cdocs []any
 	byPkg := map[string][]*policy.Module{}
 	for _, m := range in.Policies.Modules {
@@ -120,17 +138,29 @@ func Generate(in GenerateInput) (*Generated, error) {
 				cparams[pa.camel] = v
 			}
 		}
+		match, exempted := matchFor(p, in.Exemptions, now, &out.Notes)
 		spec := map[string]any{
 			"enforcementAction": actionFor(p.Enforcement),
-			"match":             matchFor(p, in.Exemptions, &out.Notes),
+			"match":             match,
 		}
 		if len(cparams) > 0 {
 			spec["parameters"] = cparams
 		}
+		meta := map[string]any{"name": "attest-" + p.Name}
+		if len(exempted) > 0 {
+			// Which exemptions the excludedNamespaces stand for, and until
+			// when: Gatekeeper has no expiry, so the cluster's readers must
+			// see it here.
+			b, err := json.Marshal(exempted)
+			if err != nil {
+				return nil, fmt.Errorf("policy %s: %w", p.Name, err)
+			}
+			meta["annotations"] = map[string]any{ExemptionsAnnotation: string(b)}
+		}
 		cdocs = append(cdocs, node(map[string]any{
 			"apiVersion": "constraints.gatekeeper.sh/v1beta1",
 			"kind":       kind,
-			"metadata":   map[string]any{"name": "attest-" + p.Name},
+			"metadata":   meta,
 			"spec":       spec,
 		}))
 		out.Kinds = append(out.Kinds, kind)
@@ -514,9 +544,12 @@ var groupOf = map[string]string{
 }
 
 // matchFor matches the kinds the policy's rules name (METADATA
-// custom.kinds), grouped by API group, and excludes the namespaces that
-// namespace-wide exemptions name.
-func matchFor(p *policy.Policy, exs []exemption.Exemption, notes *[]string) map[string]any {
+// custom.kinds), grouped by API group, leaves out the cluster-scoped kinds
+// of a policy limited to namespaced resources (custom_policies level
+// Namespace), and excludes the namespaces that honoured whole-namespace
+// exemptions name (see namespaceExclusions). It returns the exemptions it
+// carried over, for the constraint's annotation.
+func matchFor(p *policy.Policy, exs []exemption.Exemption, now time.Time, notes *[]string) (map[string]any, []carried) {
 	byGroup := map[string][]string{}
 	all := false
 	for _, r := range p.Rules {
@@ -525,14 +558,24 @@ func matchFor(p *policy.Policy, exs []exemption.Exemption, notes *[]string) map[
 		}
 		for _, k := range r.Kinds {
 			g := groupOf[k]
+			if p.NamespacedOnly && clusterScopedKind(g, k) {
+				// attest drops the policy's findings on these kinds.
+				continue
+			}
 			if !slices.Contains(byGroup[g], k) {
 				byGroup[g] = append(byGroup[g], k)
 			}
 		}
 	}
+	m := map[string]any{}
 	var kinds []any
+	var listed []kindRef // nil: every kind
 	if all || len(byGroup) == 0 {
 		kinds = []any{map[string]any{"apiGroups": []any{"*"}, "kinds": []any{"*"}}}
+		if p.NamespacedOnly {
+			// Every kind, but only namespaced objects: Gatekeeper's scope.
+			m["scope"] = "Namespaced"
+		}
 	} else {
 		groups := make([]string, 0, len(byGroup))
 		for g := range byGroup {
@@ -543,27 +586,141 @@ func matchFor(p *policy.Policy, exs []exemption.Exemption, notes *[]string) map[
 			ks := byGroup[g]
 			slices.Sort(ks)
 			kinds = append(kinds, map[string]any{"apiGroups": []any{g}, "kinds": toAny(ks)})
+			for _, k := range ks {
+				listed = append(listed, kindRef{g, k})
+			}
 		}
 	}
-	m := map[string]any{"kinds": kinds}
-	var excluded []string
-	for _, e := range exs {
+	m["kinds"] = kinds
+	excluded, done := namespaceExclusions(p, listed, exs, now, notes)
+	if len(excluded) > 0 {
+		m["excludedNamespaces"] = toAny(excluded)
+	}
+	return m, done
+}
+
+type kindRef struct{ group, kind string }
+
+// clusterScopedKind reports whether attest takes a kind of an API group to
+// be cluster-scoped (the engine's list of built-in kinds).
+func clusterScopedKind(group, kind string) bool {
+	av := "v1"
+	if group != "" {
+		av = group + "/v1"
+	}
+	return engine.ClusterScoped(av, kind)
+}
+
+// carried is an exemption that became an excludedNamespaces entry.
+type carried struct {
+	ID        string `json:"id"`
+	Namespace string `json:"namespace"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+// notExpressible says why an exemption cannot become an excludedNamespaces
+// entry whatever the constraint matches, or "". Only an exemption of the
+// whole policy for every name of a kind in named namespaces can
+// (resource_name "*" and a resource_namespace that is a namespace or a
+// prefix glob): Gatekeeper's match can exclude namespaces, but has no
+// exclusion by name (match.name only selects), no per-rule match (a
+// constraint is the whole template), and excludedNamespaces does not reach
+// objects without a namespace.
+func notExpressible(e *exemption.Exemption) string {
+	switch {
+	case e.Rule != "":
+		return "it exempts one rule (" + e.Rule + "), and a constraint enforces every rule of the policy"
+	case e.Namespace == "":
+		return "it names resources without a namespace, which excludedNamespaces does not reach"
+	case e.Namespace == "*":
+		return "it names every namespace; excludedNamespaces cannot exempt a kind everywhere (disable the policy or drop the kind instead)"
+	case e.Name != "*":
+		return "it names resources by name (" + e.Name + "), and a constraint's match can select a name (match.name) but not exclude one"
+	}
+	return ""
+}
+
+// namespaceExclusions gives the excludedNamespaces of policy p's constraint,
+// whose match lists the kinds listed (nil: every kind). An exemption is
+// carried over only when attest honours it now (exemption.Validate, what
+// check and serve apply to file exemptions) and it is a whole-namespace
+// exemption (notExpressible says ""). As excludedNamespaces leaves out
+// every object of the namespace, the exemptions for one namespace pattern
+// must together name every namespaced kind the constraint matches; a kind
+// they miss would be exempted in Gatekeeper and not in attest, so then
+// none is carried over and the note names the missing kinds. Everything
+// else gets a note saying why: Gatekeeper will report what it exempts.
+func namespaceExclusions(p *policy.Policy, listed []kindRef, exs []exemption.Exemption, now time.Time, notes *[]string) ([]string, []carried) {
+	note := func(e *exemption.Exemption, why string) {
+		*notes = append(*notes, fmt.Sprintf("%s: exemption %s is not carried over to Gatekeeper: %s; Gatekeeper will report what it exempts", p.Name, e.ID, why))
+	}
+	var order []string
+	byNS := map[string][]*exemption.Exemption{}
+	for i := range exs {
+		e := &exs[i]
 		if e.Policy != "" && e.Policy != p.Name {
 			continue
 		}
-		if e.Namespace != "" && (e.Name == "" || e.Name == "*") && e.Kind == "" && e.Rule == "" {
-			if !slices.Contains(excluded, e.Namespace) {
-				excluded = append(excluded, e.Namespace)
+		if err := exemption.Validate(*e, now); err != nil {
+			note(e, "attest does not honour it ("+err.Error()+")")
+			continue
+		}
+		if why := notExpressible(e); why != "" {
+			note(e, why)
+			continue
+		}
+		if _, seen := byNS[e.Namespace]; !seen {
+			order = append(order, e.Namespace)
+		}
+		byNS[e.Namespace] = append(byNS[e.Namespace], e)
+	}
+	var excluded []string
+	var done []carried
+	for _, ns := range order {
+		list := byNS[ns]
+		var why string
+		if listed == nil {
+			why = fmt.Sprintf("the constraint matches every kind, and excludedNamespaces %s would exempt them all", ns)
+		} else {
+			var missing []string
+			for _, k := range listed {
+				if k.group == "" && k.kind == "Namespace" {
+					why = fmt.Sprintf("the constraint also matches Namespace objects, and excludedNamespaces %s would exempt the Namespace %s itself", ns, ns)
+					break
+				}
+				if clusterScopedKind(k.group, k.kind) {
+					continue // excludedNamespaces does not reach them, nor does the exemption
+				}
+				if !slices.ContainsFunc(list, func(e *exemption.Exemption) bool { return strings.EqualFold(e.Kind, k.kind) }) {
+					missing = append(missing, k.kind)
+				}
+			}
+			if why == "" && len(missing) > 0 {
+				why = fmt.Sprintf("the constraint also matches %s, which excludedNamespaces %s would exempt too; exempt them as well (resource_name \"*\") to carry the namespace over", strings.Join(missing, ", "), ns)
+			}
+		}
+		if why != "" {
+			for _, e := range list {
+				note(e, why)
 			}
 			continue
 		}
-		*notes = append(*notes, fmt.Sprintf("%s: exemption %s (%s) is not expressible as a constraint match (only whole namespaces are); Gatekeeper will report what it exempts", p.Name, e.ID, e.Reason))
+		excluded = append(excluded, ns)
+		first := list[0]
+		for _, e := range list {
+			done = append(done, carried{ID: e.ID, Namespace: ns, ExpiresAt: e.ExpiresAt.UTC().Format(time.RFC3339)})
+			if e.ExpiresAt.Before(first.ExpiresAt) {
+				first = e
+			}
+		}
+		*notes = append(*notes, fmt.Sprintf("%s: namespace %s is excluded from the constraint (exemption %s); Gatekeeper knows no expiry: generate and apply again when it expires on %s",
+			p.Name, ns, first.ID, exemption.FormatExpiry(first.ExpiresAt)))
+		if prefix, _ := strings.CutSuffix(ns, "*"); strings.HasPrefix("default", prefix) {
+			*notes = append(*notes, fmt.Sprintf("%s: excludedNamespaces %s also leaves out, in the cluster, manifests without metadata.namespace (they land in default), which the attest exemption does not cover", p.Name, ns))
+		}
 	}
-	if len(excluded) > 0 {
-		slices.Sort(excluded)
-		m["excludedNamespaces"] = toAny(excluded)
-	}
-	return m
+	slices.Sort(excluded)
+	return excluded, done
 }
 
 func toAny(s []string) []any {
