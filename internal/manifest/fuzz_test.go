@@ -18,6 +18,11 @@ func FuzzParse(f *testing.F) {
 	for _, s := range diffSeeds {
 		f.Add([]byte(s))
 	}
+	// Lists in Lists, empty Lists, and Lists through aliases.
+	f.Add([]byte(nestedLists(3)))
+	f.Add([]byte("apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: List, items: []}\n- {apiVersion: v1, kind: List, items: null}\n"))
+	f.Add([]byte("apiVersion: v1\nkind: List\nx: &a [{apiVersion: v1, kind: Pod}]\nitems: [{apiVersion: v1, kind: List, items: *a}, *a]\n"))
+	f.Add([]byte("apiVersion: v1\nkind: List\nitems: &x\n- apiVersion: v1\n  kind: List\n  items: *x\n"))
 	l := NewLoader(WithMaxAliasExpansion(10_000))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file := l.Parse("fuzz.yaml", data)

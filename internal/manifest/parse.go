@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -188,31 +189,141 @@ func (p *parser) document(root *yaml.Node, doc int) {
 		}
 		n = n.Content[0]
 	}
+	// One alias budget for the whole document, List items included, so
+	// that items (or Lists) aliased many times cannot multiply it.
+	p.conv.reset()
 	switch {
 	case n.Kind == yaml.ScalarNode && n.Tag == tagNull && n.Style&yaml.TaggedStyle == 0:
 		// An empty document, from "---" at the end of a file or between
 		// two markers: nothing to say about it.
 	case n.Kind == yaml.SequenceNode && p.format == "JSON" && n.Style&yaml.FlowStyle != 0:
 		// A JSON array of objects reads as a List.
-		for i, item := range n.Content {
-			p.object(item, doc, i)
-		}
+		p.items(n, doc, 1)
 	case n.Kind == yaml.MappingNode:
-		if items := listItems(n); items != nil {
-			for i, item := range items.Content {
-				p.object(item, doc, i)
-			}
-			return
-		}
-		p.object(n, doc, -1)
+		p.item(n, doc, -1, 0)
 	default:
 		p.note(n, doc)
 	}
 }
 
-// listItems returns the items of a "kind: ...List" object, converted one by
-// one so that a bad item does not take its siblings down.
-func listItems(n *yaml.Node) *yaml.Node {
+// maxListDepth is how many Lists may nest, one inside the other (a List
+// of Lists is 2). Kubernetes tools produce one level; the bound only stops
+// hostile input.
+const maxListDepth = 16
+
+// noteEmptyList is the note for a List without items.
+const noteEmptyList = "skipped: empty List (no items)"
+
+// items expands the items of a List at depth (1 for a top-level List), one
+// by one, so that a bad item does not take its siblings down. It reports
+// false when the document must not go on: its alias budget is spent.
+func (p *parser) items(items *yaml.Node, doc, depth int) bool {
+	for i, it := range items.Content {
+		if !p.item(it, doc, i, depth) {
+			return false
+		}
+	}
+	return true
+}
+
+// item turns one node into a resource, or, when it is a List, into the
+// resources of its items, Lists among them expanded in turn, each item
+// keeping its own position. An empty List (items null or []) is skipped
+// with a note. index is the node's index in the List that holds it (-1 at
+// the top of a document); depth is how many Lists hold it. What is reached
+// through an alias is charged to the document's alias budget, the List
+// walk's nodes as the converter's, so aliased Lists cannot multiply into
+// a bomb, and an anchor whose List holds itself is an error. item reports
+// false when the budget is spent and the document must not go on.
+func (p *parser) item(n *yaml.Node, doc, index, depth int) bool {
+	c := p.conv
+	if n.Kind == yaml.AliasNode {
+		if !p.enter(n) {
+			// An unknown anchor or one that holds itself: the converter
+			// says so, as it would anywhere else.
+			p.object(n, doc, index)
+			return c.budget >= 0
+		}
+		defer p.leave()
+		n = n.Alias
+	}
+	if !p.charge(n, doc) {
+		return false
+	}
+	items, isList := listItems(n)
+	if !isList {
+		p.object(n, doc, index)
+		return c.budget >= 0
+	}
+	if depth >= maxListDepth {
+		line, col := startOf(n)
+		p.errorAt(&nodeError{line: line, column: col, msg: fmt.Sprintf("Lists nested deeper than %d levels", maxListDepth)}, doc)
+		return true
+	}
+	if items != nil && items.Kind == yaml.AliasNode {
+		if !p.enter(items) {
+			msg := "anchor %q contains itself"
+			if items.Alias == nil {
+				msg = "unknown anchor %q"
+			}
+			p.errorAt(errAt(items, msg, items.Value), doc)
+			return true
+		}
+		defer p.leave()
+		items = items.Alias
+		if !p.charge(items, doc) {
+			return false
+		}
+	}
+	if items == nil || len(items.Content) == 0 {
+		p.noteMsg(n, doc, noteEmptyList)
+		return true
+	}
+	return p.items(items, doc, depth+1)
+}
+
+// enter follows the alias a in the List walk, as the converter follows
+// one; false when a names no anchor or one being expanded already.
+func (p *parser) enter(a *yaml.Node) bool {
+	c := p.conv
+	if a.Alias == nil || slices.Contains(c.active, a.Alias) {
+		return false
+	}
+	c.active = append(c.active, a.Alias)
+	c.uses = append(c.uses, a)
+	return true
+}
+
+// leave undoes enter.
+func (p *parser) leave() {
+	c := p.conv
+	c.active = c.active[:len(c.active)-1]
+	c.uses = c.uses[:len(c.uses)-1]
+}
+
+// charge spends one node of the alias budget on n when it is reached
+// through an alias; false, with the error, when the budget is spent.
+func (p *parser) charge(n *yaml.Node, doc int) bool {
+	c := p.conv
+	if len(c.active) == 0 {
+		return true
+	}
+	c.budget--
+	if c.budget < 0 {
+		p.errorAt(c.overBudget(n), doc)
+		return false
+	}
+	return true
+}
+
+// listItems tells whether n is a "kind: ...List" object with items, and
+// returns its items: a sequence, an alias of one, or nil when the List is
+// empty (items: null). A "*List" without items, or whose items are not a
+// sequence, is an object of its own.
+func listItems(n *yaml.Node) (*yaml.Node, bool) {
+	if n.Kind != yaml.MappingNode {
+		return nil, false
+	}
 	var kind, items *yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		switch k := n.Content[i]; {
@@ -224,35 +335,52 @@ func listItems(n *yaml.Node) *yaml.Node {
 		}
 	}
 	if kind == nil || items == nil || kind.Kind != yaml.ScalarNode || !strings.HasSuffix(kind.Value, "List") {
-		return nil
+		return nil, false
 	}
-	if items.Kind == yaml.AliasNode && items.Alias != nil {
-		items = items.Alias
+	target := items
+	if target.Kind == yaml.AliasNode && target.Alias != nil {
+		target = target.Alias
 	}
-	if items.Kind != yaml.SequenceNode {
-		return nil
+	switch {
+	case target.Kind == yaml.SequenceNode:
+		return items, true
+	case target.Kind == yaml.ScalarNode && target.Tag == tagNull:
+		return nil, true
 	}
-	return items
+	return nil, false
+}
+
+func (p *parser) errorAt(ne *nodeError, doc int) {
+	p.file.Errors = append(p.file.Errors, finding.Error{
+		Location: finding.Location{File: p.file.Path, Document: doc, Line: ne.line, Column: ne.column},
+		Message:  ne.msg,
+	})
 }
 
 func (p *parser) note(n *yaml.Node, doc int) {
+	p.noteMsg(n, doc, noteNotObject)
+}
+
+func (p *parser) noteMsg(n *yaml.Node, doc int, msg string) {
 	line, col := startOf(n)
 	p.file.Notes = append(p.file.Notes, finding.Note{
 		Location: finding.Location{File: p.file.Path, Document: doc, Line: line, Column: col},
-		Message:  noteNotObject,
+		Message:  msg,
 	})
 }
 
 // object converts one mapping into a Resource.
 func (p *parser) object(n *yaml.Node, doc, item int) {
+	// An alias is converted as such, so that the converter charges its
+	// expansion and finds an anchor that contains itself.
+	at := n
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
+		at = n.Alias
 	}
-	if n.Kind != yaml.MappingNode {
-		p.note(n, doc)
+	if at.Kind != yaml.MappingNode {
+		p.note(at, doc)
 		return
 	}
-	p.conv.reset()
 	v, err := p.conv.value(n, 0)
 	if err != nil {
 		loc := finding.Location{File: p.file.Path, Document: doc}
@@ -264,13 +392,13 @@ func (p *parser) object(n *yaml.Node, doc, item int) {
 		p.file.Errors = append(p.file.Errors, finding.Error{Location: loc, Message: msg})
 		return
 	}
-	r := newResource(v, n)
+	r := newResource(v, at)
 	if r == nil {
-		p.note(n, doc)
+		p.note(at, doc)
 		return
 	}
 	r.Location = finding.Location{File: p.file.Path, Document: doc}
-	r.Location.Line, r.Location.Column = startOf(n)
+	r.Location.Line, r.Location.Column = startOf(at)
 	r.Item = item
 	p.file.Resources = append(p.file.Resources, r)
 }

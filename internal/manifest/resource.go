@@ -16,7 +16,8 @@ type Resource struct {
 	// Location is where the object starts: file, document index (0-based)
 	// and the line/column of its first key.
 	Location finding.Location
-	// Item is the index inside an expanded List, or -1.
+	// Item is the index inside the expanded List that holds the object
+	// (the innermost one, for a List inside a List), or -1.
 	Item int
 
 	APIVersion  string
