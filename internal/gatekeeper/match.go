@@ -1,6 +1,7 @@
 package gatekeeper
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -12,31 +13,49 @@ import (
 	"github.com/continuums/attest/internal/manifest"
 )
 
-// Object is what matching looks at.
+// Object is one object of a review, as Gatekeeper's matcher reads it.
 type Object struct {
-	Group, Kind, Name, Namespace string
-	Labels                       map[string]string
-	// Cluster: the kind is cluster-scoped.
-	Cluster bool
+	Group, Kind, Name, GenerateName string
+	// Namespace is the object's own metadata.namespace ("" when it names
+	// none: attest does not guess one from the kind).
+	Namespace string
+	Labels    map[string]string
 }
 
-// objectOf reads a resource for matching.
+// Namespace is the Namespace object Gatekeeper's matcher is handed with a
+// review; a nil *Namespace is none. Which one it gets, if any, is where
+// gator test, gator verify and the admission webhook differ (see matchMode).
+type Namespace struct {
+	Name   string
+	Labels map[string]string
+}
+
+// objectOf reads a resource for matching. The namespace is the object's
+// metadata.namespace, which is r.Namespace for a manifest read from a
+// file; a resource made from an AdmissionReview carries the request's
+// namespace in r.Namespace instead.
 func objectOf(r *manifest.Resource) Object {
 	g, _ := splitAPIVersion(r.APIVersion)
-	o := Object{Group: g, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace, Labels: r.Labels,
-		Cluster: engine.ClusterScoped(r.APIVersion, r.Kind)}
-	return o.defaulted()
-}
-
-// defaulted puts a namespaced object that names no namespace in
-// "default", where kubectl (and gator) put it: a manifest without a
-// namespace is matched by namespaces: ["default"] and not by a
-// namespace list that leaves default out.
-func (o Object) defaulted() Object {
-	if !o.Cluster && o.Namespace == "" && !o.isNamespace() {
-		o.Namespace = "default"
+	o := Object{Group: g, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace, Labels: r.Labels}
+	if obj, ok := r.Value.(ast.Object); ok {
+		if md, ok := obj.Get(ast.StringTerm("metadata")).Value.(ast.Object); ok {
+			o.Namespace = stringAt(md, "namespace")
+			o.GenerateName = stringAt(md, "generateName")
+		} else {
+			o.Namespace = ""
+		}
 	}
 	return o
+}
+
+// stringAt is obj[key] when it is a string, else "".
+func stringAt(obj ast.Object, key string) string {
+	if t := obj.Get(ast.StringTerm(key)); t != nil {
+		if s, ok := t.Value.(ast.String); ok {
+			return string(s)
+		}
+	}
+	return ""
 }
 
 // objectOfValue reads an object given as a Rego value (an AdmissionReview's
@@ -46,28 +65,23 @@ func objectOfValue(v ast.Value) (Object, bool) {
 	if !ok {
 		return Object{}, false
 	}
-	str := func(t *ast.Term) string {
-		if t == nil {
-			return ""
-		}
-		if s, ok := t.Value.(ast.String); ok {
-			return string(s)
-		}
-		return ""
-	}
-	av := str(obj.Get(ast.StringTerm("apiVersion")))
-	o := Object{Kind: str(obj.Get(ast.StringTerm("kind")))}
+	av := stringAt(obj, "apiVersion")
+	o := Object{Kind: stringAt(obj, "kind")}
 	o.Group, _ = splitAPIVersion(av)
-	o.Cluster = engine.ClusterScoped(av, o.Kind)
 	if md, ok := obj.Get(ast.StringTerm("metadata")).Value.(ast.Object); ok {
-		o.Name = str(md.Get(ast.StringTerm("name")))
-		o.Namespace = str(md.Get(ast.StringTerm("namespace")))
+		o.Name = stringAt(md, "name")
+		o.GenerateName = stringAt(md, "generateName")
+		o.Namespace = stringAt(md, "namespace")
 		if lt := md.Get(ast.StringTerm("labels")); lt != nil {
 			if lo, ok := lt.Value.(ast.Object); ok {
 				o.Labels = map[string]string{}
 				lo.Foreach(func(k, v *ast.Term) {
 					if ks, ok := k.Value.(ast.String); ok {
-						o.Labels[string(ks)] = str(v)
+						if vs, ok := v.Value.(ast.String); ok {
+							o.Labels[string(ks)] = string(vs)
+						} else {
+							o.Labels[string(ks)] = ""
+						}
 					}
 				})
 			}
@@ -87,72 +101,88 @@ func splitAPIVersion(av string) (group, version string) {
 // by the namespace criteria, as Gatekeeper does.
 func (o Object) isNamespace() bool { return o.Group == "" && o.Kind == "Namespace" }
 
-// nsName is the namespace the namespace criteria look at.
-func (o Object) nsName() string {
-	if o.isNamespace() {
-		return o.Name
-	}
-	return o.Namespace
-}
+// errMissingNamespace is Gatekeeper's match error for a namespaceSelector
+// on an object in a namespace whose Namespace object it was not given.
+var errMissingNamespace = errors.New("namespace selector for namespace-scoped object but missing Namespace")
 
-// NamespaceLookup gives a namespace's labels, if the namespace is known.
-type NamespaceLookup func(name string) (map[string]string, bool)
-
-// Matches applies Gatekeeper's match semantics: every criterion given must
-// hold. Cluster-scoped objects are not affected by the namespace criteria;
-// a namespaceSelector on an object whose namespace is unknown does not
-// match (Gatekeeper cannot evaluate it either).
-func (m *Match) Matches(o Object, ns NamespaceLookup) bool {
+// Matches is Gatekeeper's match.Matches (pkg/mutation/match) for one
+// object and the Namespace object the review came with (nil: none), the
+// criteria in its order: kinds, scope, namespaces, excludedNamespaces,
+// labelSelector, namespaceSelector, name, source.
+//
+// Gatekeeper never looks at the kind's scope. An object "has a namespace"
+// when it names one or a Namespace object came with it; the namespace the
+// namespaces and excludedNamespaces lists compare is a Namespace object's
+// own name, else the name of the Namespace that came with the object, else
+// the object's metadata.namespace; with none of those the lists do not
+// apply. A namespaceSelector does not apply to an object that names no
+// namespace and came without a Namespace; on an object that names one but
+// came without its Namespace it cannot be evaluated: errMissingNamespace,
+// which Gatekeeper turns into a violation (autoreject).
+func (m *Match) Matches(o Object, ns *Namespace) (bool, error) {
 	if len(m.Kinds) > 0 && !slices.ContainsFunc(m.Kinds, func(k KindMatch) bool {
-		return anyOrContains(k.APIGroups, o.Group) && anyOrContains(k.Kinds, o.Kind)
+		return anyOrContains(k.Kinds, o.Kind) && anyOrContains(k.APIGroups, o.Group)
 	}) {
-		return false
+		return false, nil
 	}
-	namespaced := !o.Cluster && o.Namespace != ""
+	isNS := o.isNamespace()
+	hasNamespace := o.Namespace != "" || ns != nil
 	switch m.Scope {
 	case "Cluster":
-		if namespaced {
-			return false
+		if !isNS && hasNamespace {
+			return false, nil
 		}
 	case "Namespaced":
-		if !namespaced {
-			return false
+		if isNS || !hasNamespace {
+			return false, nil
 		}
 	}
-	if n := o.nsName(); n != "" || o.isNamespace() {
-		if len(m.Namespaces) > 0 && !slices.ContainsFunc(m.Namespaces, func(p string) bool { return glob(p, n) }) {
-			return false
-		}
-		if slices.ContainsFunc(m.ExcludedNamespaces, func(p string) bool { return glob(p, n) }) {
-			return false
-		}
+	// Any other scope, typos included, matches everything, as in
+	// Gatekeeper (its schema does not restrict the value).
+	nsName, applies := o.Name, true
+	switch {
+	case isNS:
+	case ns != nil:
+		nsName = ns.Name
+	case o.Namespace != "":
+		nsName = o.Namespace
+	default:
+		applies = false
 	}
-	if m.Name != "" && !glob(m.Name, o.Name) {
-		return false
+	if applies && len(m.Namespaces) > 0 && !slices.ContainsFunc(m.Namespaces, func(p string) bool { return glob(p, nsName) }) {
+		return false, nil
+	}
+	if applies && slices.ContainsFunc(m.ExcludedNamespaces, func(p string) bool { return glob(p, nsName) }) {
+		return false, nil
 	}
 	if m.LabelSelector != nil && !m.LabelSelector.Matches(o.Labels) {
-		return false
+		return false, nil
 	}
 	if m.NamespaceSelector != nil {
 		switch {
-		case o.isNamespace():
+		case isNS:
 			if !m.NamespaceSelector.Matches(o.Labels) {
-				return false
+				return false, nil
 			}
-		case o.Namespace == "":
-			// Cluster-scoped: namespaceSelector does not apply.
+		case ns == nil && o.Namespace == "":
+			// Not in a namespace: the selector does not apply.
+		case ns == nil:
+			return false, errMissingNamespace
 		default:
-			var labels map[string]string
-			ok := false
-			if ns != nil {
-				labels, ok = ns(o.Namespace)
-			}
-			if !ok || !m.NamespaceSelector.Matches(labels) {
-				return false
+			if !m.NamespaceSelector.Matches(ns.Labels) {
+				return false, nil
 			}
 		}
 	}
-	return true
+	if m.Name != "" && !glob(m.Name, o.Name) && !globGenerateName(m.Name, o.GenerateName) {
+		return false, nil
+	}
+	// source: attest reviews objects as they are written (Gatekeeper's
+	// Original), never resources generated by expansion.
+	if m.Source == "Generated" {
+		return false, nil
+	}
+	return true, nil
 }
 
 func anyOrContains(list []string, v string) bool {
@@ -173,6 +203,20 @@ func glob(pattern, s string) bool {
 		return strings.HasSuffix(s, strings.TrimPrefix(pattern, "*"))
 	}
 	return pattern == s
+}
+
+// globGenerateName is Gatekeeper's MatchesGenerateName: a generateName is
+// a prefix, so only a pattern with a trailing * can match it.
+func globGenerateName(pattern, prefix string) bool {
+	switch {
+	case prefix == "":
+		return false
+	case strings.HasPrefix(pattern, "*") && strings.HasSuffix(pattern, "*") && len(pattern) > 1:
+		return strings.Contains(prefix, pattern[1:len(pattern)-1])
+	case strings.HasSuffix(pattern, "*"):
+		return strings.HasPrefix(prefix, strings.TrimSuffix(pattern, "*"))
+	}
+	return false
 }
 
 // Matches applies a label selector.
@@ -314,6 +358,15 @@ func (c *Cluster) Namespace(name string) (map[string]string, bool) {
 	defer c.mu.RUnlock()
 	l, ok := c.namespaces[name]
 	return l, ok
+}
+
+// namespaceObject is the Namespace called name among the observed
+// objects, or nil.
+func (c *Cluster) namespaceObject(name string) *Namespace {
+	if l, ok := c.Namespace(name); ok {
+		return &Namespace{Name: name, Labels: l}
+	}
+	return nil
 }
 
 // Inventory is data.inventory.

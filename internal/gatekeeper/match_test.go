@@ -2,57 +2,88 @@ package gatekeeper
 
 import "testing"
 
+// TestMatch pins Gatekeeper's match.Matches: each case names the object,
+// the Namespace object the review came with (nil: none) and the outcome.
 func TestMatch(t *testing.T) {
 	pod := Object{Kind: "Pod", Name: "web-1", Namespace: "prod-eu", Labels: map[string]string{"app": "web"}}
 	deploy := Object{Group: "apps", Kind: "Deployment", Name: "api", Namespace: "kube-system"}
-	node := Object{Kind: "Node", Name: "n1", Cluster: true}
-	ns := Object{Kind: "Namespace", Name: "prod-eu", Labels: map[string]string{"env": "prod"}, Cluster: true}
-	lookup := func(n string) (map[string]string, bool) {
-		if n == "prod-eu" {
-			return map[string]string{"env": "prod"}, true
-		}
-		return nil, false
-	}
+	node := Object{Kind: "Node", Name: "n1"}
+	nsObj := Object{Kind: "Namespace", Name: "prod-eu", Labels: map[string]string{"env": "prod"}}
+	nons := Object{Kind: "Pod", Name: "p"}
+	widget := Object{Group: "example.com", Kind: "Widget", Name: "w"}
+	prodEU := &Namespace{Name: "prod-eu", Labels: map[string]string{"env": "prod"}}
+	empty := &Namespace{} // gator test's Namespace for an object that names none
 	sel := func(key, op string, vals ...string) *Selector {
 		return &Selector{MatchExpressions: []Requirement{{Key: key, Operator: op, Values: vals}}}
 	}
 	tests := []struct {
-		name string
-		m    Match
-		o    Object
-		want bool
+		name    string
+		m       Match
+		o       Object
+		ns      *Namespace
+		want    bool
+		wantErr bool
 	}{
-		{"empty matches all", Match{}, pod, true},
-		{"kind", Match{Kinds: []KindMatch{{APIGroups: []string{""}, Kinds: []string{"Pod"}}}}, pod, true},
-		{"group differs", Match{Kinds: []KindMatch{{APIGroups: []string{"apps"}, Kinds: []string{"Pod"}}}}, pod, false},
-		{"wildcards", Match{Kinds: []KindMatch{{APIGroups: []string{"*"}, Kinds: []string{"*"}}}}, deploy, true},
-		{"scope cluster", Match{Scope: "Cluster"}, pod, false},
-		{"scope cluster node", Match{Scope: "Cluster"}, node, true},
-		{"scope namespaced", Match{Scope: "Namespaced"}, node, false},
-		{"namespace glob", Match{Namespaces: []string{"prod-*"}}, pod, true},
-		{"namespace other", Match{Namespaces: []string{"staging"}}, pod, false},
-		{"namespaces do not affect cluster scope", Match{Namespaces: []string{"staging"}}, node, true},
-		{"excluded", Match{ExcludedNamespaces: []string{"kube-*"}}, deploy, false},
-		{"no namespace means default", Match{Namespaces: []string{"default"}}, Object{Kind: "Pod", Name: "p"}.defaulted(), true},
-		{"no namespace is not staging", Match{Namespaces: []string{"staging"}}, Object{Kind: "Pod", Name: "p"}.defaulted(), false},
-		{"cluster-scoped stays without namespace", Match{Scope: "Cluster"}, Object{Kind: "Node", Name: "n", Cluster: true}.defaulted(), true},
-		{"excluded namespace object by its name", Match{ExcludedNamespaces: []string{"prod-eu"}}, ns, false},
-		{"name glob", Match{Name: "web-*"}, pod, true},
-		{"name suffix glob", Match{Name: "*-2"}, pod, false},
-		{"labels", Match{LabelSelector: &Selector{MatchLabels: map[string]string{"app": "web"}}}, pod, true},
-		{"labels miss", Match{LabelSelector: &Selector{MatchLabels: map[string]string{"app": "db"}}}, pod, false},
-		{"In", Match{LabelSelector: sel("app", "In", "web", "db")}, pod, true},
-		{"NotIn", Match{LabelSelector: sel("app", "NotIn", "web")}, pod, false},
-		{"Exists", Match{LabelSelector: sel("app", "Exists")}, pod, true},
-		{"DoesNotExist", Match{LabelSelector: sel("app", "DoesNotExist")}, pod, false},
-		{"namespaceSelector", Match{NamespaceSelector: sel("env", "In", "prod")}, pod, true},
-		{"namespaceSelector unknown namespace", Match{NamespaceSelector: sel("env", "In", "prod")}, deploy, false},
-		{"namespaceSelector on Namespace itself", Match{NamespaceSelector: &Selector{MatchLabels: map[string]string{"env": "prod"}}}, ns, true},
-		{"namespaceSelector cluster-scoped", Match{NamespaceSelector: sel("env", "In", "prod")}, node, true},
+		{"empty matches all", Match{}, pod, prodEU, true, false},
+		{"kind", Match{Kinds: []KindMatch{{APIGroups: []string{""}, Kinds: []string{"Pod"}}}}, pod, prodEU, true, false},
+		{"group differs", Match{Kinds: []KindMatch{{APIGroups: []string{"apps"}, Kinds: []string{"Pod"}}}}, pod, prodEU, false, false},
+		{"wildcards", Match{Kinds: []KindMatch{{APIGroups: []string{"*"}, Kinds: []string{"*"}}}}, deploy, nil, true, false},
+		{"scope cluster", Match{Scope: "Cluster"}, pod, prodEU, false, false},
+		{"scope cluster node", Match{Scope: "Cluster"}, node, nil, true, false},
+		{"scope namespaced node", Match{Scope: "Namespaced"}, node, nil, false, false},
+		{"scope typo matches all", Match{Scope: "cluster"}, pod, prodEU, true, false},
+		{"namespace glob", Match{Namespaces: []string{"prod-*"}}, pod, prodEU, true, false},
+		{"namespace other", Match{Namespaces: []string{"staging"}}, pod, prodEU, false, false},
+		{"namespace from the object without a Namespace", Match{Namespaces: []string{"staging"}}, deploy, nil, false, false},
+		{"excluded", Match{ExcludedNamespaces: []string{"kube-*"}}, deploy, nil, false, false},
+		{"excluded namespace object by its name", Match{ExcludedNamespaces: []string{"prod-eu"}}, nsObj, nil, false, false},
+		{"Namespace is cluster-scoped", Match{Scope: "Cluster"}, nsObj, nil, true, false},
+
+		// An object that names no namespace, in gator verify and admission
+		// (no Namespace object): cluster-scoped for every criterion,
+		// whatever its kind.
+		{"verify: namespaces do not apply to a Pod without namespace", Match{Namespaces: []string{"staging"}}, nons, nil, true, false},
+		{"verify: namespaces do not apply to a node", Match{Namespaces: []string{"staging"}}, node, nil, true, false},
+		{"verify: excluded default does not exclude it", Match{ExcludedNamespaces: []string{"default"}}, nons, nil, true, false},
+		{"verify: scope Cluster matches a Pod without namespace", Match{Scope: "Cluster"}, nons, nil, true, false},
+		{"verify: scope Namespaced does not", Match{Scope: "Namespaced"}, nons, nil, false, false},
+		{"verify: an unknown kind is not namespaced", Match{Scope: "Namespaced"}, widget, nil, false, false},
+		{"verify: namespaceSelector does not apply", Match{NamespaceSelector: sel("env", "In", "prod")}, nons, nil, true, false},
+
+		// The same object in gator test: it comes with an empty Namespace,
+		// so it has a namespace, named "".
+		{"test: namespaces do not match \"\"", Match{Namespaces: []string{"staging"}}, nons, empty, false, false},
+		{"test: nor does default", Match{Namespaces: []string{"default"}}, widget, empty, false, false},
+		{"test: * matches \"\"", Match{Namespaces: []string{"*"}}, node, empty, true, false},
+		{"test: excluded default does not exclude it", Match{ExcludedNamespaces: []string{"default"}}, nons, empty, true, false},
+		{"test: scope Cluster does not match a node", Match{Scope: "Cluster"}, node, empty, false, false},
+		{"test: scope Namespaced matches a node", Match{Scope: "Namespaced"}, node, empty, true, false},
+		{"test: scope Cluster matches a Namespace", Match{Scope: "Cluster"}, nsObj, empty, true, false},
+		{"test: namespaceSelector reads no labels", Match{NamespaceSelector: sel("env", "NotIn", "prod")}, nons, empty, true, false},
+		{"test: namespaceSelector reads no labels (Exists)", Match{NamespaceSelector: sel("env", "Exists")}, nons, empty, false, false},
+
+		{"name glob", Match{Name: "web-*"}, pod, prodEU, true, false},
+		{"name suffix glob", Match{Name: "*-2"}, pod, prodEU, false, false},
+		{"generateName", Match{Name: "web-*"}, Object{Kind: "Pod", GenerateName: "web-"}, nil, true, false},
+		{"generateName needs a trailing *", Match{Name: "*-"}, Object{Kind: "Pod", GenerateName: "web-"}, nil, false, false},
+		{"labels", Match{LabelSelector: &Selector{MatchLabels: map[string]string{"app": "web"}}}, pod, prodEU, true, false},
+		{"labels miss", Match{LabelSelector: &Selector{MatchLabels: map[string]string{"app": "db"}}}, pod, prodEU, false, false},
+		{"In", Match{LabelSelector: sel("app", "In", "web", "db")}, pod, prodEU, true, false},
+		{"NotIn", Match{LabelSelector: sel("app", "NotIn", "web")}, pod, prodEU, false, false},
+		{"Exists", Match{LabelSelector: sel("app", "Exists")}, pod, prodEU, true, false},
+		{"DoesNotExist", Match{LabelSelector: sel("app", "DoesNotExist")}, pod, prodEU, false, false},
+		{"namespaceSelector", Match{NamespaceSelector: sel("env", "In", "prod")}, pod, prodEU, true, false},
+		{"namespaceSelector unknown namespace is an error", Match{NamespaceSelector: sel("env", "In", "prod")}, deploy, nil, false, true},
+		{"criteria before namespaceSelector decide first", Match{Namespaces: []string{"other"}, NamespaceSelector: sel("env", "In", "prod")}, deploy, nil, false, false},
+		{"namespaceSelector on Namespace itself", Match{NamespaceSelector: &Selector{MatchLabels: map[string]string{"env": "prod"}}}, nsObj, nil, true, false},
+		{"namespaceSelector cluster-scoped", Match{NamespaceSelector: sel("env", "In", "prod")}, node, nil, true, false},
+		{"source Generated never matches", Match{Source: "Generated"}, pod, prodEU, false, false},
+		{"source Original", Match{Source: "Original"}, pod, prodEU, true, false},
 	}
 	for _, tt := range tests {
-		if got := tt.m.Matches(tt.o, lookup); got != tt.want {
-			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		got, err := tt.m.Matches(tt.o, tt.ns)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("%s: got %v, %v; want %v (error: %v)", tt.name, got, err, tt.want, tt.wantErr)
 		}
 	}
 }

@@ -387,6 +387,7 @@ func parseMatch(n *yaml.Node, loc finding.Location) (Match, *finding.Error) {
 	m.Namespaces = strings_(child(n, "namespaces"))
 	m.ExcludedNamespaces = strings_(child(n, "excludedNamespaces"))
 	m.Name = scalar(child(n, "name"))
+	m.Source = scalar(child(n, "source"))
 	var err *finding.Error
 	if m.LabelSelector, err = parseSelector(child(n, "labelSelector"), loc); err != nil {
 		return m, err

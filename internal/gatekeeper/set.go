@@ -27,12 +27,43 @@ type Set struct {
 	cluster     *Cluster
 	inventory   bool
 	nsSelector  bool
+	mode        matchMode
 }
+
+// matchMode is which Namespace object comes with a review, the one place
+// where gator test, gator verify and Gatekeeper's webhook match
+// differently (Match.Matches does the rest the same way in all three).
+type matchMode int
+
+const (
+	// modeGatorTest is gator test's (pkg/gator/test, expand's
+	// NamespaceForResource), and attest policy check's: an object that
+	// names no namespace comes with an empty Namespace object (no name, no
+	// labels), one in a namespace among the inputs with that Namespace,
+	// one in default with an unlabelled default Namespace when the inputs
+	// have none; in any other namespace it comes with none.
+	modeGatorTest matchMode = iota
+	// modeVerify is gator verify's: a case object comes with the
+	// Namespace of the request's namespace when the case's inventory has
+	// it, else with none (and an object naming no namespace with none).
+	modeVerify
+	// modeAdmission is the webhook's (attest serve): as verify, from the
+	// namespaces the set knows. Gatekeeper reads the Namespace from the
+	// cluster, which attest serve does not see, so there a
+	// namespaceSelector on an unknown namespace does not match instead of
+	// rejecting every object.
+	modeAdmission
+)
 
 type buildOptions struct {
 	point   string
 	cluster *Cluster
+	mode    *matchMode
 }
+
+// withMode sets the match mode (default: admission at the validation
+// enforcement point, gator test anywhere else).
+func withMode(m matchMode) BuildOption { return func(o *buildOptions) { o.mode = &m } }
 
 // BuildOption configures Build.
 type BuildOption func(*buildOptions)
@@ -58,7 +89,13 @@ func Build(objs Objects, opts ...BuildOption) (*Set, []finding.Error) {
 	if o.cluster == nil {
 		o.cluster = NewCluster()
 	}
-	s := &Set{constraints: map[string][]*Constraint{}, point: o.point, cluster: o.cluster}
+	s := &Set{constraints: map[string][]*Constraint{}, point: o.point, cluster: o.cluster, mode: modeGatorTest}
+	switch {
+	case o.mode != nil:
+		s.mode = *o.mode
+	case o.point == PointValidation:
+		s.mode = modeAdmission
+	}
 	var errs []finding.Error
 	byKind := map[string]*Template{}
 	var bad = map[string]bool{} // kinds whose template failed: no second error per constraint
@@ -175,19 +212,44 @@ func (s *Set) Policies() ([]*policy.Policy, []*policy.Module, []finding.Error) {
 
 func (s *Set) matcher(c *Constraint) func(r *manifest.Resource, old ast.Value) bool {
 	m := c.Match
-	lookup := s.cluster.Namespace
 	return func(r *manifest.Resource, old ast.Value) bool {
-		if m.Matches(objectOf(r), lookup) {
+		ns := s.namespaceOf(r)
+		if ok, err := m.Matches(objectOf(r), ns); ok && err == nil {
 			return true
 		}
 		// On UPDATE Gatekeeper matches when the old object does.
 		if old != nil {
 			if o, ok := objectOfValue(old); ok && m.LabelSelector != nil {
-				return m.Matches(o, lookup)
+				ok, err := m.Matches(o, ns)
+				return ok && err == nil
 			}
 		}
 		return false
 	}
+}
+
+// namespaceOf is the Namespace object a review of r comes with (nil:
+// none), by the set's match mode. For a manifest r.Namespace is its
+// metadata.namespace; for an admission request it is the request's
+// namespace.
+func (s *Set) namespaceOf(r *manifest.Resource) *Namespace {
+	name := r.Namespace
+	if s.mode == modeGatorTest {
+		if name == "" {
+			return &Namespace{}
+		}
+		if ns := s.cluster.namespaceObject(name); ns != nil {
+			return ns
+		}
+		if name == "default" {
+			return &Namespace{Name: "default"}
+		}
+		return nil
+	}
+	if name == "" {
+		return nil
+	}
+	return s.cluster.namespaceObject(name)
 }
 
 // Observe feeds the first pass.

@@ -251,7 +251,7 @@ func newTestRun(ctx context.Context, t SuiteTest) (*testRun, error) {
 			}
 		}
 	}
-	set, errs := Build(objs)
+	set, errs := Build(objs, withMode(modeVerify))
 	if errs != nil {
 		return nil, joinErrors(errs)
 	}

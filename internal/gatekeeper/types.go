@@ -84,6 +84,7 @@ type Match struct {
 	LabelSelector      *Selector
 	NamespaceSelector  *Selector
 	Name               string
+	Source             string // All (default), Original or Generated
 }
 
 // KindMatch is one entry of match.kinds; empty lists match everything.
