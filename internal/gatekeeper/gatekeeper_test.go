@@ -172,3 +172,33 @@ metadata:
 		t.Fatalf("findings: %+v", got)
 	}
 }
+
+// TestAutorejectByMode: a namespaceSelector on an object whose Namespace
+// is unknown is a violation (Gatekeeper's autoreject) in gator test mode,
+// the CLI's; at the validation enforcement point (attest serve, which does
+// not see the cluster's Namespaces) it does not match.
+func TestAutorejectByMode(t *testing.T) {
+	objs, errs := LoadPaths(context.Background(), "testdata/gatortest/autoreject/template.yaml", "testdata/gatortest/autoreject/constraints.yaml")
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: ghost\n"
+	for _, tt := range []struct {
+		point string
+		want  int
+	}{{PointGator, 2}, {PointValidation, 0}} {
+		set, berrs := Build(objs, WithEnforcementPoint(tt.point))
+		if berrs != nil {
+			t.Fatal(berrs)
+		}
+		got := evaluate(t, set, pod)
+		if len(got) != tt.want {
+			t.Errorf("%s: want %d findings, got %+v", tt.point, tt.want, got)
+		}
+		for _, f := range got {
+			if f.Rule != "k8shit/autoreject" || f.Policy != "k8shit" || !strings.HasPrefix(f.Message, "unable to match constraints: ") || f.Details["namespace"] != "ghost" {
+				t.Errorf("%s: finding %+v", tt.point, f)
+			}
+		}
+	}
+}

@@ -206,26 +206,45 @@ func (s *Set) Policies() ([]*policy.Policy, []*policy.Module, []finding.Error) {
 		pols = append(pols, p)
 		mods = append(mods, ct.main)
 		mods = append(mods, ct.libs...)
+		if ar, mod := s.autorejectPolicy(ct); ar != nil {
+			pols = append(pols, ar)
+			mods = append(mods, mod)
+		}
 	}
 	return pols, mods, errs
 }
 
 func (s *Set) matcher(c *Constraint) func(r *manifest.Resource, old ast.Value) bool {
-	m := c.Match
 	return func(r *manifest.Resource, old ast.Value) bool {
-		ns := s.namespaceOf(r)
-		if ok, err := m.Matches(objectOf(r), ns); ok && err == nil {
-			return true
-		}
-		// On UPDATE Gatekeeper matches when the old object does.
-		if old != nil {
-			if o, ok := objectOfValue(old); ok && m.LabelSelector != nil {
-				ok, err := m.Matches(o, ns)
-				return ok && err == nil
-			}
-		}
-		return false
+		ok, err := s.review(&c.Match, r, old)
+		return ok && err == nil
 	}
+}
+
+// autorejecter is the match of a constraint's autoreject instance: the
+// review's match fails (Gatekeeper's client reports that as a violation).
+func (s *Set) autorejecter(c *Constraint) func(r *manifest.Resource, old ast.Value) bool {
+	return func(r *manifest.Resource, old ast.Value) bool {
+		_, err := s.review(&c.Match, r, old)
+		return err != nil
+	}
+}
+
+// review is Gatekeeper's target matcher for one review of r (old: the
+// object before an UPDATE, or nil).
+func (s *Set) review(m *Match, r *manifest.Resource, old ast.Value) (bool, error) {
+	ns := s.namespaceOf(r)
+	ok, err := m.Matches(objectOf(r), ns)
+	if ok || err != nil {
+		return ok, err
+	}
+	// On UPDATE Gatekeeper matches when the old object does.
+	if old != nil && m.LabelSelector != nil {
+		if o, isObj := objectOfValue(old); isObj {
+			return m.Matches(o, ns)
+		}
+	}
+	return false, nil
 }
 
 // namespaceOf is the Namespace object a review of r comes with (nil:
@@ -250,6 +269,87 @@ func (s *Set) namespaceOf(r *manifest.Resource) *Namespace {
 		return nil
 	}
 	return s.cluster.namespaceObject(name)
+}
+
+// autorejectSource is what a review whose match fails yields, in
+// Gatekeeper's words (frameworks' ErrAutoreject around target.ErrMatching
+// around match.ErrMatch around the matcher's error), with the object's name
+// as the matcher gives it. details.namespace names the namespace whose
+// Namespace object was missing.
+const autorejectSource = `package autoreject
+
+violation contains {"msg": msg, "details": {"namespace": namespace}} if {
+	msg := concat("", [
+		"unable to match constraints: error matching the requested object: ",
+		name,
+		" :failed to run Match criteria: namespace selector for namespace-scoped object but missing Namespace",
+	])
+}
+
+default name := ""
+
+name := n if {
+	n := input.review.object.metadata.name
+	is_string(n)
+}
+
+default namespace := ""
+
+namespace := n if {
+	n := input.review.namespace
+	is_string(n)
+	n != ""
+} else := n if {
+	n := input.review.object.metadata.namespace
+	is_string(n)
+}
+`
+
+// autorejectPolicy gives, beside a template's policy, one that reports
+// Gatekeeper's autoreject: when a constraint's match cannot be evaluated
+// (a namespaceSelector on an object whose Namespace object is not among
+// the inputs), Gatekeeper does not evaluate the constraint but counts a
+// violation with the constraint's enforcement action. It has the
+// template's name and one instance per constraint with a
+// namespaceSelector, whose match is "the match failed"; nil when no
+// constraint needs one, and always in admission mode (attest serve does
+// not see the cluster's Namespaces).
+func (s *Set) autorejectPolicy(ct *compiledTemplate) (*policy.Policy, *policy.Module) {
+	if s.mode == modeAdmission {
+		return nil, nil
+	}
+	var insts []policy.Instance
+	for _, c := range s.constraints[ct.t.Kind] {
+		if c.Match.NamespaceSelector == nil {
+			continue
+		}
+		enf, ok := c.EnforcementAt(s.point)
+		if !ok {
+			continue
+		}
+		insts = append(insts, policy.Instance{Name: c.Name, Enforcement: enf, Match: s.autorejecter(c)})
+	}
+	if len(insts) == 0 {
+		return nil, nil
+	}
+	m, err := ast.ParseModuleWithOpts(ct.t.Location.File+"#autoreject", autorejectSource, ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		return nil, nil // a constant that parses; never here
+	}
+	m.Package.Path = append(namespaceRef(ct.t.Name), ast.StringTerm("autoreject"))
+	mod := &policy.Module{Path: ct.t.Location.File + "#" + ct.t.Name + "#autoreject", Source: []byte(autorejectSource), Parsed: m}
+	p, _ := policy.FromModules(ct.t.Name, policy.StyleGatekeeper, []*policy.Module{mod}, "violation")
+	p.Engine = EngineName
+	p.Title = ct.t.Title
+	p.Description = ct.t.Description
+	for _, r := range p.Rules {
+		r.ID = ct.t.Name + "/autoreject"
+		r.Title = "Gatekeeper autoreject: the constraint's match cannot be evaluated"
+		r.Description = "The constraint has a namespaceSelector and the object is in a namespace whose Namespace object is not among the inputs (gator verify: the case's inventory), so Gatekeeper cannot evaluate the selector; it does not evaluate the constraint and counts a violation instead."
+		r.Remediation = "Add the Namespace object (with its labels) to the inputs."
+	}
+	p.Instances = insts
+	return p, mod
 }
 
 // Observe feeds the first pass.

@@ -372,6 +372,12 @@ func (r *testRun) readObject(ctx context.Context, path string) (*manifest.Resour
 	if res == nil {
 		return nil, engine.Call{}, fmt.Errorf("%s: request.object is not a Kubernetes object", path)
 	}
+	// The review's namespace is the request's (input.review.namespace, and
+	// the Namespace the matcher looks up), whatever the object says.
+	res.Namespace = ""
+	if s, ok := get(req, "namespace").(ast.String); ok {
+		res.Namespace = string(s)
+	}
 	return res, call, nil
 }
 
