@@ -230,19 +230,19 @@ func (s *Set) autorejecter(c *Constraint) func(r *manifest.Resource, old ast.Val
 	}
 }
 
-// review is Gatekeeper's target matcher for one review of r (old: the
-// object before an UPDATE, or nil).
+// review is Gatekeeper's target matcher (matchAny) for one review of r
+// (old: the object before an UPDATE, or nil): it matches when the object or
+// the old object meets every criterion, both with the review's Namespace.
+// A match that fails (errMissingNamespace) on the object, or on the old
+// object after the object did not match, fails the review.
 func (s *Set) review(m *Match, r *manifest.Resource, old ast.Value) (bool, error) {
 	ns := s.namespaceOf(r)
 	ok, err := m.Matches(objectOf(r), ns)
-	if ok || err != nil {
+	if ok || err != nil || old == nil {
 		return ok, err
 	}
-	// On UPDATE Gatekeeper matches when the old object does.
-	if old != nil && m.LabelSelector != nil {
-		if o, isObj := objectOfValue(old); isObj {
-			return m.Matches(o, ns)
-		}
+	if o, isObj := objectOfValue(old); isObj {
+		return m.Matches(o, ns)
 	}
 	return false, nil
 }
