@@ -634,8 +634,10 @@ func notExpressible(e *exemption.Exemption) string {
 		return "it names resources without a namespace, which excludedNamespaces does not reach"
 	case e.Namespace == "*":
 		return "it names every namespace; excludedNamespaces cannot exempt a kind everywhere (disable the policy or drop the kind instead)"
+	case e.Name != "*" && strings.HasSuffix(e.Name, "*"):
+		return "it exempts resources by name (" + e.Name + "), and a constraint's match can select a name (match.name) but not exclude one"
 	case e.Name != "*":
-		return "it names resources by name (" + e.Name + "), and a constraint's match can select a name (match.name) but not exclude one"
+		return "it exempts one resource (" + e.Name + "), and a constraint's match can select a name (match.name) but not exclude one"
 	}
 	return ""
 }
@@ -662,7 +664,7 @@ func namespaceExclusions(p *policy.Policy, listed []kindRef, exs []exemption.Exe
 			continue
 		}
 		if err := exemption.Validate(*e, now); err != nil {
-			note(e, "attest does not honour it ("+err.Error()+")")
+			*notes = append(*notes, fmt.Sprintf("%s: exemption %s is not carried over to Gatekeeper: attest does not honour it (%s) either", p.Name, e.ID, err))
 			continue
 		}
 		if why := notExpressible(e); why != "" {
