@@ -241,6 +241,18 @@ func parseTemplate(root *yaml.Node, loc finding.Location) (*Template, *finding.E
 		return nil, errAt(loc, path(root, "metadata", "name"), "ConstraintTemplate name %q must be the lowercase of its kind %q (%q)", t.Name, t.Kind, strings.ToLower(t.Kind))
 	}
 	val := path(root, "spec", "crd", "spec", "validation")
+	// frameworks' defaults: legacySchema is false in v1, true before.
+	t.LegacySchema = t.APIVersion != templatesGroup+"/v1"
+	if ls := child(val, "legacySchema"); ls != nil {
+		switch scalar(ls) {
+		case "true":
+			t.LegacySchema = true
+		case "false":
+			t.LegacySchema = false
+		default:
+			return nil, errAt(loc, ls, "ConstraintTemplate %s: legacySchema must be true or false", t.Name)
+		}
+	}
 	if s := child(val, "openAPIV3Schema"); s != nil {
 		m, err := decodeMap(s)
 		if err != nil {
@@ -352,12 +364,15 @@ func parseConstraint(root *yaml.Node, loc finding.Location) (*Constraint, *findi
 	if strings.EqualFold(c.EnforcementAction, "scoped") && len(c.Scoped) == 0 {
 		return nil, errAt(loc, child(spec, "enforcementAction"), "%s %s: enforcementAction scoped needs scopedEnforcementActions", c.Kind, c.Name)
 	}
-	if p := child(spec, "parameters"); p != nil && p.Tag != "!!null" {
+	c.node = root
+	// Parameters that are not a mapping are the schema check's to report
+	// (checkConstraint): Gatekeeper's answer depends on the template.
+	if p := child(spec, "parameters"); p != nil && p.Kind == yaml.MappingNode {
 		m, err := decodeMap(p)
 		if err != nil {
 			return nil, errAt(loc, p, "%s %s: spec.parameters: %v", c.Kind, c.Name, err)
 		}
-		c.Parameters, c.params = m, p
+		c.Parameters = m
 	}
 	m, err := parseMatch(child(spec, "match"), loc)
 	if err != nil {
@@ -378,12 +393,9 @@ func parseMatch(n *yaml.Node, loc finding.Location) (Match, *finding.Error) {
 			m.Kinds = append(m.Kinds, KindMatch{APIGroups: strings_(child(e, "apiGroups")), Kinds: strings_(child(e, "kinds"))})
 		}
 	}
+	// Any other scope is accepted and matches everything, as in
+	// Gatekeeper (Match.Matches).
 	m.Scope = scalar(child(n, "scope"))
-	switch m.Scope {
-	case "", "*", "Cluster", "Namespaced":
-	default:
-		return m, errAt(loc, child(n, "scope"), "match.scope %q is not *, Cluster or Namespaced", m.Scope)
-	}
 	m.Namespaces = strings_(child(n, "namespaces"))
 	m.ExcludedNamespaces = strings_(child(n, "excludedNamespaces"))
 	m.Name = scalar(child(n, "name"))

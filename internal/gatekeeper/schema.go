@@ -17,17 +17,25 @@ type SchemaError struct {
 	Message string
 }
 
-func (e SchemaError) Error() string { return pathString(e.Path) + ": " + e.Message }
+func (e SchemaError) Error() string {
+	if len(e.Path) == 0 {
+		return e.Message
+	}
+	return pathString(e.Path) + ": " + e.Message
+}
 
+// pathString writes a path as Kubernetes does: spec.match.kinds[0].kind.
 func pathString(p []any) string {
 	var b strings.Builder
-	b.WriteString("spec.parameters")
-	for _, s := range p {
+	for i, s := range p {
 		switch t := s.(type) {
 		case int:
 			fmt.Fprintf(&b, "[%d]", t)
 		default:
-			fmt.Fprintf(&b, ".%v", t)
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			fmt.Fprintf(&b, "%v", t)
 		}
 	}
 	return b.String()
@@ -38,9 +46,10 @@ func pathString(p []any) string {
 // x-kubernetes-int-or-string), properties, additionalProperties, items,
 // required, enum, minimum/maximum (and exclusive), min/maxLength, pattern,
 // min/maxItems, uniqueItems, min/maxProperties, allOf/anyOf/oneOf/not.
-// Fields the schema does not declare are not errors: the API server prunes
-// them, as it does for constraints. x-kubernetes-preserve-unknown-fields
-// stops checking below it.
+// Error paths start at v. It is the API server's validation, which does
+// not look at fields the schema does not declare: those are unknownFields'
+// business (its pruning), whatever x-kubernetes-preserve-unknown-fields
+// says; declared fields are checked under that marker too.
 //
 // k8s.io/apiextensions-apiserver's validator would pull in the API server
 // (hundreds of packages) for this; the subset here is what templates use.
@@ -59,7 +68,7 @@ func validate(s map[string]any, v any, at []any, errs *[]SchemaError) {
 	}
 	if v == nil {
 		if b, _ := s["nullable"].(bool); !b && s["type"] != nil {
-			fail("must be %v, not null", s["type"])
+			fail("must be %s, not null", article(fmt.Sprint(s["type"])))
 		}
 		return
 	}
@@ -143,9 +152,6 @@ func validate(s map[string]any, v any, at []any, errs *[]SchemaError) {
 				}
 			}
 		}
-		if preserve(s) {
-			return
-		}
 		if items, ok := s["items"].(map[string]any); ok {
 			for i, e := range t {
 				validate(items, e, append(at, i), errs)
@@ -162,9 +168,6 @@ func validate(s map[string]any, v any, at []any, errs *[]SchemaError) {
 		}
 		if n, ok := num(s["maxProperties"]); ok && float64(len(t)) > n {
 			fail("must have at most %v properties", n)
-		}
-		if preserve(s) {
-			return
 		}
 		props, _ := s["properties"].(map[string]any)
 		keys := make([]string, 0, len(t))

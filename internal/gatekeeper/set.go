@@ -142,21 +142,13 @@ func Build(objs Objects, opts ...BuildOption) (*Set, []finding.Error) {
 	return s, errs
 }
 
-// ValidateConstraint checks a constraint's parameters against its
-// template's schema; errors point at the offending field.
+// ValidateConstraint checks a constraint as Gatekeeper's client does when
+// it is added (checkConstraint): its name and version, its fields against
+// the schema of its CRD (match, enforcement, the parameters against the
+// template's openAPIV3Schema) and fields that schema does not declare.
+// Errors point at the offending field.
 func ValidateConstraint(t *Template, c *Constraint) []finding.Error {
-	if t.Schema == nil || c.Parameters == nil {
-		return nil
-	}
-	var out []finding.Error
-	for _, e := range Validate(t.Schema, c.Parameters) {
-		loc := c.Location
-		if n := nodeAt(c.params, e.Path); n != nil {
-			loc.Line, loc.Column = n.Line, n.Column
-		}
-		out = append(out, finding.Error{Location: loc, Message: c.Kind + " " + c.Name + ": " + e.Error()})
-	}
-	return out
+	return checkConstraint(t, c).all()
 }
 
 // Cluster is what the match and data.inventory read.

@@ -27,10 +27,14 @@ type Template struct {
 	// Schema is spec.crd.spec.validation.openAPIV3Schema (or, for the
 	// legacy shape, an object schema of validation.properties); nil when
 	// the template declares none.
-	Schema  map[string]any
-	Rego    Source
-	Libs    []Source
-	Version ast.RegoVersion
+	Schema map[string]any
+	// LegacySchema is spec.crd.spec.validation.legacySchema, true by
+	// default in v1beta1 and v1alpha1 templates: unknown parameters are
+	// kept, not rejected.
+	LegacySchema bool
+	Rego         Source
+	Libs         []Source
+	Version      ast.RegoVersion
 	// CELOnly: the template has code for K8sNativeValidation only, which
 	// attest does not evaluate.
 	CELOnly  bool
@@ -57,9 +61,9 @@ type Constraint struct {
 	EnforcementAction string
 	Scoped            []ScopedAction
 	Location          finding.Location
-	// params is the YAML node of spec.parameters, to point schema errors
-	// at the offending field.
-	params *yaml.Node
+	// node is the constraint's YAML mapping, to check it against its
+	// schema and point errors at the offending field.
+	node *yaml.Node
 }
 
 // ScopedAction is one entry of spec.scopedEnforcementActions.
