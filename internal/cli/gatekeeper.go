@@ -162,7 +162,10 @@ func newGatekeeperGenerateCmd(s Streams) *cobra.Command {
 		Long: `Write templates.yaml (ConstraintTemplates, templates.gatekeeper.sh/v1) and
 constraints.yaml (constraints.gatekeeper.sh/v1beta1) from the project's
 configuration and policies, ready for kubectl apply -f DIR (apply the
-templates first). Without --output both go to stdout.`,
+templates first). Without --output both go to stdout. Exemptions come from
+the exemptions file and the approval store (--store, as for policy check);
+those Gatekeeper can express become excludedNamespaces. Bad configuration
+or policy files are reported, the rest is generated, and the exit code is 2.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := project.Open(cmd.Context(), pf.options(s))
@@ -176,7 +179,7 @@ templates first). Without --output both go to stdout.`,
 			g, err := gatekeeper.Generate(gatekeeper.GenerateInput{
 				Policies:   p.Policies,
 				Context:    p.EngineContext(),
-				Exemptions: p.FileExemptions(),
+				Exemptions: p.Exemptions(),
 			})
 			if err != nil {
 				fmt.Fprintln(s.Err, "attest:", err)
@@ -185,11 +188,19 @@ templates first). Without --output both go to stdout.`,
 			for _, n := range g.Notes {
 				fmt.Fprintln(s.Err, "note:", n)
 			}
+			// Bad config or policy files were reported above; what could be
+			// generated is written, and the exit code says it was not all.
+			done := func() error {
+				if len(p.Errors) > 0 {
+					return exitError{decision.ExitErrors}
+				}
+				return nil
+			}
 			if output == "" {
 				fmt.Fprint(s.Out, string(g.Templates))
 				fmt.Fprintln(s.Out, "---")
 				fmt.Fprint(s.Out, string(g.Constraints))
-				return nil
+				return done()
 			}
 			if err := os.MkdirAll(output, 0o755); err != nil {
 				return err
@@ -201,7 +212,7 @@ templates first). Without --output both go to stdout.`,
 			}
 			fmt.Fprintf(s.Out, "wrote %d ConstraintTemplates and Constraints to %s (kubectl apply -f %s)\n",
 				len(g.Kinds), output, filepath.Join(output, "templates.yaml"))
-			return nil
+			return done()
 		},
 	}
 	pf.register(c)

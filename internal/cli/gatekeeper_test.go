@@ -95,3 +95,26 @@ func TestGatekeeperVerifyBad(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// A bad configuration file is reported, the rest is generated, and the
+// exit code says the output is not the whole project.
+func TestGatekeeperGenerateBadConfigExits2(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, ".attest"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".attest", "policies.yaml"), []byte("policies:\n  - name: image-security\n    enforcment: strict\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	out := filepath.Join(dir, "gen")
+	code, stdout, stderr := runGK(t, "generate", "--project", dir, "--output", out)
+	if code != 2 || !strings.Contains(stderr, "policies.yaml:3") {
+		t.Fatalf("exit %d, want 2 with the file and line\n%s%s", code, stdout, stderr)
+	}
+	for _, f := range []string{"templates.yaml", "constraints.yaml"} {
+		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+}

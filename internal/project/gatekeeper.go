@@ -76,6 +76,13 @@ func plural(n int, word string) string {
 // (gatekeeper generate bakes it into the templates' wrappers).
 func (p *Project) EngineContext() map[string]any { return p.engineContext("admission") }
 
+// Exemptions lists the project's file exemptions and the approval store's
+// approved ones as read when the project was opened (errors are already in
+// p.Errors from Open).
+func (p *Project) Exemptions() []exemption.Exemption {
+	return append(p.FileExemptions(), p.storeList...)
+}
+
 // FileExemptions lists the project's file exemptions (errors are already
 // in p.Errors from Open).
 func (p *Project) FileExemptions() []exemption.Exemption {

@@ -66,6 +66,9 @@ type Project struct {
 	// Gatekeeper holds the ConstraintTemplates and Constraints found among
 	// the policy paths (nil when there are none or they are disabled).
 	Gatekeeper *gatekeeper.Set
+	// storeList is what the approval store held when the project was
+	// opened (approved exemptions and overrides).
+	storeList []exemption.Exemption
 
 	Parallel        int
 	Threshold       finding.Severity
@@ -343,6 +346,7 @@ func (p *Project) exemptions(ctx context.Context, o Options) *exemption.Matcher 
 	if fromStore, err := p.storeExemptions(ctx, o); err != nil {
 		p.Errors = append(p.Errors, finding.Error{Message: "approval store: " + err.Error()})
 	} else {
+		p.storeList = fromStore
 		opts = append(opts, exemption.WithExemptions(fromStore))
 	}
 	if g := cfg.Governance; g != nil && len(g.Teams) > 0 {

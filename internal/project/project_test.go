@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/continuums/attest/internal/engine"
+	"github.com/continuums/attest/internal/exemption"
 	"github.com/continuums/attest/internal/finding"
 )
 
@@ -133,5 +134,33 @@ func TestOpenWithBadConfigGoesOn(t *testing.T) {
 	}
 	if len(p.Engine.Policies()) == 0 {
 		t.Fatal("the built-in library should still run with a bad config")
+	}
+}
+
+// Exemptions is the file's and the store's, as gatekeeper generate needs
+// them: the store is read once, when the project is opened.
+func TestExemptionsIncludeTheStore(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, ".attest/exemptions.yaml", "exemptions:\n  - policy_name: attest-security\n    resource_kind: Pod\n    resource_name: legacy\n    resource_namespace: monitoring\n    reason: old\n    approved_by: alice@company.com\n    expires_at: \"2099-01-01\"\n")
+	fromStore := exemption.Exemption{ID: "exemption-7", Source: "store", Policy: "attest-security", Kind: "Pod", Namespace: "sandbox", Name: "*"}
+	calls := 0
+	p, err := Open(context.Background(), Options{Dir: dir, GlobalFile: filepath.Join(dir, "none.yaml"),
+		StoreExemptions: exemption.ProviderFunc(func(context.Context) ([]exemption.Exemption, error) {
+			calls++
+			return []exemption.Exemption{fromStore}, nil
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Errors) > 0 {
+		t.Fatalf("errors: %v", p.Errors)
+	}
+	got := p.Exemptions()
+	if len(got) != 2 || got[0].Source == "store" || got[1].ID != "exemption-7" {
+		t.Fatalf("Exemptions() = %+v", got)
+	}
+	p.Exemptions()
+	if calls != 1 {
+		t.Fatalf("the store was read %d times", calls)
 	}
 }
