@@ -28,7 +28,7 @@ func TestCIFilesRunAsWritten(t *testing.T) {
 			"attest policy check k8s/ --format json": 1, // the pipeline then fails on result.violations
 		},
 		".gitlab-ci.yml": {
-			"attest policy validate manifests/": 0,
+			"attest policy validate manifests/":                                           0,
 			"attest policy check manifests/ --strict -o junit=policy-results.xml -o text": 1, // a warning fails under --strict
 		},
 		".github/workflows/policy-validation.yml": {
