@@ -234,20 +234,24 @@ func newTestRun(ctx context.Context, t SuiteTest) (*testRun, error) {
 	}
 	objs := Objects{Templates: tobjs.Templates}
 	if t.Constraint != "" {
+		// A constraint file that cannot be read or parsed fails the test,
+		// invalid or not: gator verify's invalid tests want the constraint
+		// read and then rejected by schema validation.
 		cobjs, errs := LoadFile(t.Constraint)
 		if errs != nil {
-			if t.Invalid {
-				return nil, errConstraintRejected
-			}
 			return nil, joinErrors(errs)
 		}
 		if len(cobjs.Constraints) != 1 {
 			return nil, fmt.Errorf("%s: want one constraint, found %d", t.Constraint, len(cobjs.Constraints))
 		}
 		objs.Constraints = cobjs.Constraints
-		if t.Invalid {
-			if tpl := objs.Templates[0]; tpl.Kind == objs.Constraints[0].Kind && ValidateConstraint(tpl, objs.Constraints[0]) != nil {
+		if tpl, c := objs.Templates[0], objs.Constraints[0]; t.Invalid && tpl.Kind == c.Kind {
+			p := checkConstraint(tpl, c)
+			switch {
+			case p.rejectedBySchema():
 				return nil, errConstraintRejected
+			case len(p.all()) > 0:
+				return nil, fmt.Errorf("test %s: constraint %s was rejected, but not by schema validation, which is what an invalid test wants (gator verify fails it too): %w", t.Name, t.Constraint, joinErrors(p.all()))
 			}
 		}
 	}
