@@ -30,7 +30,7 @@ func newGatekeeperVerifyCmd(s Streams) *cobra.Command {
 	var verbose bool
 	c := &cobra.Command{
 		Use:   "verify SUITE.yaml|DIR...",
-		Short: "Run gator-style Suite files (kind: Suite); a directory means every suite.yaml under it",
+		Short: "Run gator-style Suite files (kind: Suite); a directory (or gator's DIR/...) means every suite.yaml under it",
 		Long: `Run Gatekeeper-library style suites, as gator verify does: each test pairs a
 template with a constraint, each case reviews an object (or an AdmissionReview)
 and asserts a number of violations, optionally matching a message regex.
@@ -86,6 +86,12 @@ Exit codes: 0 every case passed, 1 a case failed, 2 a suite could not be read.`,
 func suiteFiles(args []string) ([]string, error) {
 	var out []string
 	for _, a := range args {
+		// gator's DIR/... (every suite under DIR) is what DIR means here.
+		if a == "..." {
+			a = "."
+		} else if d, ok := strings.CutSuffix(a, string(filepath.Separator)+"..."); ok {
+			a = d
+		}
 		fi, err := os.Stat(a)
 		if err != nil {
 			return nil, fmt.Errorf("suite %s: %w", a, err)

@@ -79,9 +79,12 @@ func TestGatekeeperVerifyConformance(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Skip("no conformance suites")
 	}
-	code, out, errs := runGK(t, "verify", dir)
-	if code != 0 || !strings.Contains(out, "20 suites: 101 passed, 0 failed") {
-		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	// DIR and gator's DIR/... both mean every suite under DIR.
+	for _, arg := range []string{dir, dir + "/..."} {
+		code, out, errs := runGK(t, "verify", arg)
+		if code != 0 || !strings.Contains(out, "20 suites: 101 passed, 0 failed") {
+			t.Fatalf("%s: exit %d\n%s\n%s", arg, code, out, errs)
+		}
 	}
 }
 
