@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/continuums/attest/internal/engine"
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/manifest"
@@ -200,5 +202,34 @@ func TestAutorejectByMode(t *testing.T) {
 				t.Errorf("%s: finding %+v", tt.point, f)
 			}
 		}
+	}
+}
+
+// TestNoMetadata: an object, or an old object, without metadata is matched
+// (as one with no name, labels or namespace), never a panic.
+func TestNoMetadata(t *testing.T) {
+	objs, errs := LoadPaths(context.Background(), "testdata/gatortest/nons/template.yaml", "testdata/gatortest/nons/constraints.yaml")
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	set, berrs := Build(objs)
+	if berrs != nil {
+		t.Fatal(berrs)
+	}
+	// The template reads metadata.name, so no violation: only no panic.
+	_ = evaluate(t, set, "apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n")
+	pols, mods, _ := set.Policies()
+	eng, _, err := engine.New(context.Background(), &policy.Set{Policies: pols, Modules: mods})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := manifest.NewLoader().Parse("in.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")).Resources[0]
+	old := ast.MustParseTerm(`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": 1}`).Value
+	if f := eng.Evaluate(context.Background(), r, engine.Call{Operation: "UPDATE", OldObject: old}); len(f) == 0 {
+		t.Fatal("no findings on UPDATE")
+	}
+	old = ast.MustParseTerm(`{"apiVersion": "v1", "kind": "ConfigMap"}`).Value
+	if f := eng.Evaluate(context.Background(), r, engine.Call{Operation: "UPDATE", OldObject: old}); len(f) == 0 {
+		t.Fatal("no findings on UPDATE")
 	}
 }

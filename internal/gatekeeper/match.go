@@ -38,18 +38,30 @@ func objectOf(r *manifest.Resource) Object {
 	g, _ := splitAPIVersion(r.APIVersion)
 	o := Object{Group: g, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace, Labels: r.Labels}
 	if obj, ok := r.Value.(ast.Object); ok {
-		if md, ok := obj.Get(ast.StringTerm("metadata")).Value.(ast.Object); ok {
-			o.Namespace = stringAt(md, "namespace")
-			o.GenerateName = stringAt(md, "generateName")
-		} else {
-			o.Namespace = ""
-		}
+		md, _ := objectAt(obj, "metadata")
+		o.Namespace = stringAt(md, "namespace")
+		o.GenerateName = stringAt(md, "generateName")
 	}
 	return o
 }
 
+// objectAt is obj[key] when it is an object.
+func objectAt(obj ast.Object, key string) (ast.Object, bool) {
+	if obj == nil {
+		return nil, false
+	}
+	if t := obj.Get(ast.StringTerm(key)); t != nil {
+		o, ok := t.Value.(ast.Object)
+		return o, ok
+	}
+	return nil, false
+}
+
 // stringAt is obj[key] when it is a string, else "".
 func stringAt(obj ast.Object, key string) string {
+	if obj == nil {
+		return ""
+	}
 	if t := obj.Get(ast.StringTerm(key)); t != nil {
 		if s, ok := t.Value.(ast.String); ok {
 			return string(s)
@@ -68,7 +80,7 @@ func objectOfValue(v ast.Value) (Object, bool) {
 	av := stringAt(obj, "apiVersion")
 	o := Object{Kind: stringAt(obj, "kind")}
 	o.Group, _ = splitAPIVersion(av)
-	if md, ok := obj.Get(ast.StringTerm("metadata")).Value.(ast.Object); ok {
+	if md, ok := objectAt(obj, "metadata"); ok {
 		o.Name = stringAt(md, "name")
 		o.GenerateName = stringAt(md, "generateName")
 		o.Namespace = stringAt(md, "namespace")
