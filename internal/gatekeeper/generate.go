@@ -146,7 +146,7 @@ func Generate(in GenerateInput) (*Generated, error) {
 		if len(cparams) > 0 {
 			spec["parameters"] = cparams
 		}
-		meta := map[string]any{"name": "attest-" + p.Name}
+		meta := map[string]any{"name": constraintName(p.Name)}
 		if len(exempted) > 0 {
 			// Which exemptions the excludedNamespaces stand for, and until
 			// when: Gatekeeper has no expiry, so the cluster's readers must
@@ -182,6 +182,31 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// constraintName is "attest-" + the policy's name as a Kubernetes object
+// name (RFC 1123 label, as Gatekeeper requires of constraints): lower case,
+// anything else than letters, digits and '-' becomes '-', at most 63
+// characters, starting and ending with a letter or digit. Policy names come
+// from Rego packages and configuration, where "my_policy" is fine.
+func constraintName(policy string) string {
+	var b strings.Builder
+	b.WriteString("attest-")
+	for _, r := range strings.ToLower(policy) {
+		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	name := b.String()
+	for strings.Contains(name, "--") {
+		name = strings.ReplaceAll(name, "--", "-")
+	}
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	return strings.TrimRight(name, "-")
 }
 
 func kindFor(name string) string {

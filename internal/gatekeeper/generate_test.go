@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -212,3 +213,25 @@ func TestGenerateExcludedNamespaces(t *testing.T) {
 		t.Error("Generate without policies: no error")
 	}
 }
+
+func TestConstraintName(t *testing.T) {
+	for _, tc := range []struct{ policy, want string }{
+		{"attest-security", "attest-attest-security"},
+		{"image-security", "attest-image-security"},
+		{"company-my_policy", "attest-company-my-policy"},
+		{"Company.Policy", "attest-company-policy"},
+		{"weird__name--", "attest-weird-name"},
+		{"ünïcode", "attest-n-code"},
+		{strings.Repeat("a", 80), "attest-" + strings.Repeat("a", 56)},
+	} {
+		got := constraintName(tc.policy)
+		if got != tc.want {
+			t.Errorf("constraintName(%q) = %q, want %q", tc.policy, got, tc.want)
+		}
+		if !dnsLabel.MatchString(got) || len(got) > 63 {
+			t.Errorf("constraintName(%q) = %q is not an RFC 1123 label", tc.policy, got)
+		}
+	}
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
