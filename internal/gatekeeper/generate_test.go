@@ -3,8 +3,8 @@ package gatekeeper
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
