@@ -132,6 +132,11 @@ func Build(objs Objects, opts ...BuildOption) (*Set, []finding.Error) {
 			errs = append(errs, cerrs...)
 			continue
 		}
+		if c.Parameters != nil {
+			// The API server fills the schema's defaults in before
+			// Gatekeeper sees the constraint.
+			c.Parameters = applyDefaults(t.Schema, c.Parameters).(map[string]any)
+		}
 		if slices.ContainsFunc(s.constraints[c.Kind], func(x *Constraint) bool { return x.Name == c.Name }) {
 			errs = append(errs, finding.Error{Location: c.Location, Message: c.Kind + " " + c.Name + " is defined twice"})
 			continue
