@@ -118,3 +118,19 @@ func loadDirForTest(t *testing.T, dir string) (*Set, []finding.Error) {
 	}
 	return Build(objs)
 }
+
+// data.inventory places an object by its metadata.namespace alone, as
+// Gatekeeper's target handler does, whatever its kind.
+func TestInventoryByNamespaceField(t *testing.T) {
+	c := NewCluster()
+	c.add("rbac.authorization.k8s.io/v1", "ClusterRole", "odd", "team-a", nil, map[string]any{"kind": "ClusterRole"})
+	c.add("v1", "Pod", "loose", "", nil, map[string]any{"kind": "Pod"})
+	inv := c.Inventory()
+	ns := inv["namespace"].(map[string]any)
+	if _, ok := ns["team-a"].(map[string]any)["rbac.authorization.k8s.io/v1"].(map[string]any)["ClusterRole"].(map[string]any)["odd"]; !ok {
+		t.Errorf("ClusterRole with a namespace not under namespace[team-a]: %v", inv)
+	}
+	if _, ok := inv["cluster"].(map[string]any)["v1"].(map[string]any)["Pod"].(map[string]any)["loose"]; !ok {
+		t.Errorf("Pod without a namespace not under cluster: %v", inv)
+	}
+}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
-	"github.com/continuums/attest/internal/engine"
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/manifest"
 )
@@ -342,9 +341,10 @@ func (c *Cluster) add(apiVersion, kind, name, namespace string, labels map[strin
 		c.namespaces[name] = labels
 	}
 	// Gatekeeper's layout: namespace[ns][apiVersion][kind][name] and
-	// cluster[apiVersion][kind][name].
+	// cluster[apiVersion][kind][name], chosen by metadata.namespace alone
+	// (frameworks' target handler), not by what the kind is.
 	var at map[string]any
-	if namespace == "" || engine.ClusterScoped(apiVersion, kind) {
+	if namespace == "" {
 		at = c.inventory["cluster"].(map[string]any)
 	} else {
 		at = sub(c.inventory["namespace"].(map[string]any), namespace)
