@@ -1,12 +1,14 @@
 package manifest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/continuums/attest/internal/finding"
 )
@@ -25,8 +27,8 @@ func (l *Loader) LoadFile(ctx context.Context, path string) *File {
 // read returns the content of path, refusing anything over the size limit
 // without reading it all.
 func (l *Loader) read(ctx context.Context, path string) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("not read: %w", err)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("not read: %w", context.Cause(ctx))
 	}
 	if path == "-" {
 		if l.stdin == nil {
@@ -38,28 +40,85 @@ func (l *Loader) read(ctx context.Context, path string) ([]byte, error) {
 		}
 		return data, nil
 	}
+	// Stat first: a FIFO, socket or device is not opened blindly, as
+	// open(2) on a FIFO without a writer never returns.
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, describeOSError(err)
 	}
-	if fi.IsDir() {
-		return nil, errors.New("is a directory, not a file")
+	if err := notAFile(fi.Mode()); err != nil {
+		return nil, err
 	}
-	// Pipes and devices (/dev/stdin, <(helm template ...)) have no size:
-	// readLimited stops at the limit instead.
-	if fi.Mode().IsRegular() && fi.Size() > l.maxFileSize {
-		return nil, fmt.Errorf("file is %d bytes, over the %s limit", fi.Size(), humanBytes(l.maxFileSize))
-	}
-	f, err := os.Open(path)
+	// O_NONBLOCK, in case the path became a FIFO since the Stat: the
+	// open returns at once whatever the file is, and what was opened is
+	// checked again. Reads of a regular file ignore the flag; those of a
+	// pipe go through Go's poller, so a cancelled ctx can end them.
+	f, err := openNonBlocking(path)
 	if err != nil {
 		return nil, describeOSError(err)
 	}
 	defer f.Close()
-	data, err := readLimited(f, l.maxFileSize)
-	if err != nil {
+	if fi, err = f.Stat(); err != nil {
 		return nil, describeOSError(err)
 	}
+	if err := notAFile(fi.Mode()); err != nil {
+		return nil, err
+	}
+	var r io.Reader = f
+	if fi.Mode()&fs.ModeNamedPipe != 0 {
+		// A pipe (<(helm template .), /dev/stdin, a named FIFO) has no
+		// size: readLimited stops at the limit instead. Opened without
+		// blocking, it reads end-of-file at once when nothing writes to
+		// it; a writer that stays silent is waited for, as stdin is, until
+		// ctx is done.
+		stop := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Now()) })
+		defer stop()
+		first := make([]byte, 4096)
+		n, err := f.Read(first)
+		if n == 0 && errors.Is(err, io.EOF) {
+			return nil, errors.New(msgFIFONoWriter)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, readError(ctx, err)
+		}
+		r = io.MultiReader(bytes.NewReader(first[:n]), f)
+	} else if fi.Size() > l.maxFileSize {
+		// Refused from its size, without reading it.
+		return nil, fmt.Errorf("file is %d bytes, over the %s limit", fi.Size(), humanBytes(l.maxFileSize))
+	}
+	data, err := readLimited(r, l.maxFileSize)
+	if err != nil {
+		return nil, readError(ctx, err)
+	}
 	return data, nil
+}
+
+// msgFIFONoWriter is the error for a pipe that gave nothing: no process
+// had it open for writing.
+const msgFIFONoWriter = "is a named pipe (FIFO) that nothing writes to; name a file, or - to read stdin"
+
+// notAFile refuses what cannot be read as a manifest file: directories,
+// sockets, devices and other special files. Pipes are read.
+func notAFile(m fs.FileMode) error {
+	switch {
+	case m.IsRegular(), m&fs.ModeNamedPipe != 0:
+		return nil
+	case m.IsDir():
+		return errors.New("is a directory, not a file")
+	case m&fs.ModeSocket != 0:
+		return errors.New("is a socket, not a file")
+	case m&fs.ModeDevice != 0:
+		return errors.New("is a device, not a file")
+	}
+	return errors.New("is not a regular file")
+}
+
+// readError says why a read stopped: ctx, when it was cut short by ctx.
+func readError(ctx context.Context, err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
+		return fmt.Errorf("not read: %w", context.Cause(ctx))
+	}
+	return describeOSError(err)
 }
 
 // readLimited reads r to the end, failing once more than max bytes came.
