@@ -37,6 +37,7 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("incomplete resource %+v", r)
 			}
 			r.Locate("spec.template.spec.containers[0].image")
+			r.Locate("spec.template.spec.containers[?(@.name=='app')].image")
 			r.Locate("/metadata/name")
 			for _, c := range r.Containers() {
 				if c.Line <= 0 {
@@ -49,6 +50,32 @@ func FuzzParse(f *testing.F) {
 			if e.Message == "" || e.Location.File != "fuzz.yaml" {
 				t.Errorf("bad error %+v", e)
 			}
+		}
+	})
+}
+
+// FuzzLocatePath checks that no path, however malformed, makes Locate or
+// a value-only Find panic, and that both agree on what exists.
+func FuzzLocatePath(f *testing.F) {
+	for _, p := range []string{
+		"spec.containers[?(@.name=='app')].image", `spec.containers[?(@.name=="side]car")].env[?(@.name=="B")].value`,
+		"spec.containers[?@.name=='app'].image", "spec.containers[?(@.name=='app", `metadata.annotations["a.b/c"]`,
+		"/spec/containers/0/image", "$['metadata']['name']", "spec.containers[*]", "[?(", "[?(@.=='')]",
+	} {
+		f.Add(p)
+	}
+	r := NewLoader().Parse("f.yaml", []byte(filterDoc)).Resources[0]
+	v := FromValue("f.json", r.Value)
+	f.Fuzz(func(t *testing.T, path string) {
+		line, col, exact := r.Locate(path)
+		if (line > 0) != (col > 0) || (exact && line == 0) {
+			t.Errorf("Locate(%q) = %d:%d exact %v", path, line, col, exact)
+		}
+		if segs, ok := parsePath(path); ok && len(segs) == 0 {
+			return // the object itself: a value-only Find does not say found
+		}
+		if _, _, found, vexact := v.Find(path); found != (line > 0) || vexact != exact {
+			t.Errorf("Find(%q) on the value: found %v exact %v; on the nodes %d:%d exact %v", path, found, vexact, line, col, exact)
 		}
 	})
 }

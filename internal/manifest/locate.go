@@ -1,17 +1,32 @@
 package manifest
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"gopkg.in/yaml.v3"
 )
 
-// segment is one step of a field path: a key, an index, or (from a JSON
-// pointer, which cannot tell them apart) either.
+// segment is one step of a field path: a key, an index, (from a JSON
+// pointer, which cannot tell them apart) either, or a filter.
 type segment struct {
 	key   string
 	index int // -1 when the segment is a key only
+	// filter, when set, makes the segment pick an array element by a
+	// field's value instead: [?(@.name=='app')].
+	filter *filter
+}
+
+// filter is a JSONPath filter of the form Kubernetes paths use,
+// [?(@.name=='app')] or [?(@.name=="app")]: the first array element whose
+// field (a key, or keys below it: @.valueFrom.secretKeyRef.name) is that
+// string. A filter with no field, for syntax that is not understood,
+// matches nothing, so the path falls back as for a missing field.
+type filter struct {
+	field []string
+	value string
 }
 
 // Locate returns the 1-based line and column of the field at path, as
@@ -50,12 +65,19 @@ func step(n *yaml.Node, s segment) (*yaml.Node, int, int) {
 	n = deref(n)
 	switch n.Kind {
 	case yaml.MappingNode:
+		if s.filter != nil {
+			break
+		}
 		if k, v := lookup(n, s.key, 0); k != nil {
 			return v, k.Line, k.Column
 		}
 	case yaml.SequenceNode:
-		if s.index >= 0 && s.index < len(n.Content) {
-			e := n.Content[s.index]
+		i := s.index
+		if s.filter != nil {
+			i = slices.IndexFunc(n.Content, s.filter.matchNode)
+		}
+		if i >= 0 && i < len(n.Content) {
+			e := n.Content[i]
 			l, c := startOf(deref(e))
 			if e.Kind == yaml.AliasNode {
 				l, c = e.Line, e.Column
@@ -64,6 +86,47 @@ func step(n *yaml.Node, s segment) (*yaml.Node, int, int) {
 		}
 	}
 	return nil, 0, 0
+}
+
+// matchNode says whether the array element e has the filter's field, as a
+// string (with the loader's scalar rules, so name: 1 is a number), equal
+// to the filter's value.
+func (f *filter) matchNode(e *yaml.Node) bool {
+	if len(f.field) == 0 {
+		return false
+	}
+	n := e
+	for _, key := range f.field {
+		if n = deref(n); n.Kind != yaml.MappingNode {
+			return false
+		}
+		if _, n = lookup(n, key, 0); n == nil {
+			return false
+		}
+	}
+	if n = deref(n); n.Kind != yaml.ScalarNode {
+		return false
+	}
+	sc, err := resolveNode(n)
+	return err == nil && sc.kind == kindString && sc.s == f.value
+}
+
+// matchValue is matchNode for an element of a value.
+func (f *filter) matchValue(v ast.Value) bool {
+	if len(f.field) == 0 {
+		return false
+	}
+	for _, key := range f.field {
+		obj, ok := v.(ast.Object)
+		if !ok {
+			return false
+		}
+		if v = field(obj, key); v == nil {
+			return false
+		}
+	}
+	str, ok := v.(ast.String)
+	return ok && string(str) == f.value
 }
 
 // lookup finds key in a mapping, looking into "<<" merges as yaml.v2 does
@@ -140,9 +203,13 @@ func parsePath(p string) ([]segment, bool) {
 	return segs, true
 }
 
-// parseBracket reads [0], ["key"], ['key'] or [key] starting at p[i] == '['.
+// parseBracket reads [0], ["key"], ['key'], [key] or a filter [?(...)]
+// starting at p[i] == '['.
 func parseBracket(p string, i int) (int, segment, bool) {
 	i++
+	if j := skipSpace(p, i); j < len(p) && p[j] == '?' {
+		return parseFilter(p, j)
+	}
 	if i < len(p) && (p[i] == '"' || p[i] == '\'') {
 		quote := p[i]
 		var sb strings.Builder
@@ -190,4 +257,97 @@ func parsePointer(p string) []segment {
 		segs[i] = segment{key: key, index: index}
 	}
 	return segs
+}
+
+func skipSpace(p string, i int) int {
+	for i < len(p) && (p[i] == ' ' || p[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// parseFilter reads a filter from p[i] == '?' to its closing ']', which
+// is the first one outside quotes. A filter that is not of the form
+// ?(@.field=='value') (parentheses optional, spaces allowed, single or
+// double quotes, backslash escapes) is kept as one that matches nothing.
+func parseFilter(p string, i int) (int, segment, bool) {
+	end := -1
+	var quote byte
+	for j := i + 1; j < len(p) && end < 0; j++ {
+		switch c := p[j]; {
+		case quote != 0 && c == '\\':
+			j++
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == ']':
+			end = j
+		}
+	}
+	if end < 0 {
+		return 0, segment{}, false
+	}
+	seg := segment{key: p[i:end], index: -1, filter: &filter{}}
+	if field, value, ok := readFilter(strings.TrimSpace(p[i+1 : end])); ok {
+		seg.filter = &filter{field: field, value: value}
+	}
+	return end + 1, seg, true
+}
+
+// readFilter reads "(@.a.b == 'v')" or "@.a.b=='v'".
+func readFilter(s string) ([]string, string, bool) {
+	if strings.HasPrefix(s, "(") && strings.HasSuffix(s, ")") {
+		s = strings.TrimSpace(s[1 : len(s)-1])
+	}
+	if !strings.HasPrefix(s, "@.") {
+		return nil, "", false
+	}
+	s = s[1:]
+	var field []string
+	for strings.HasPrefix(s, ".") {
+		j := 1
+		for j < len(s) && isFieldChar(s[j]) {
+			j++
+		}
+		if j == 1 {
+			return nil, "", false
+		}
+		field = append(field, s[1:j])
+		s = s[j:]
+	}
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "==") {
+		return nil, "", false
+	}
+	s = strings.TrimSpace(s[2:])
+	if len(s) < 2 || (s[0] != '\'' && s[0] != '"') {
+		return nil, "", false
+	}
+	quote := s[0]
+	var sb strings.Builder
+	for j := 1; j < len(s); j++ {
+		c := s[j]
+		if c == '\\' && j+1 < len(s) {
+			j++
+			sb.WriteByte(s[j])
+			continue
+		}
+		if c == quote {
+			if strings.TrimSpace(s[j+1:]) != "" {
+				return nil, "", false
+			}
+			return field, sb.String(), true
+		}
+		sb.WriteByte(c)
+	}
+	return nil, "", false
+}
+
+// isFieldChar is what a field name in a filter is made of: Kubernetes
+// field names, and the - and _ of map keys.
+func isFieldChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }

@@ -56,10 +56,21 @@ func (r *Resource) findValue(path string) (found, exact bool) {
 func stepValue(v ast.Value, s segment) ast.Value {
 	switch x := v.(type) {
 	case ast.Object:
+		if s.filter != nil {
+			return nil
+		}
 		if t := x.Get(ast.StringTerm(s.key)); t != nil {
 			return t.Value
 		}
 	case *ast.Array:
+		if s.filter != nil {
+			for j := range x.Len() {
+				if e := x.Elem(j).Value; s.filter.matchValue(e) {
+					return e
+				}
+			}
+			return nil
+		}
 		if s.index >= 0 && s.index < x.Len() {
 			return x.Elem(s.index).Value
 		}
