@@ -171,7 +171,8 @@ func runTests(cmd *cobra.Command, s Streams, f *testFlags, set *policy.Set, only
 	case !res.OK():
 		return exitError{decision.ExitViolations}
 	case f.threshold > 0 && res.Coverage != nil && res.Coverage.Below(f.threshold):
-		fmt.Fprintf(s.Err, "coverage %.1f%% is below the threshold %.1f%%\n", res.Coverage.Percent, f.threshold)
+		// Two decimals: 98.96% must not read as "99.0% is below 99.0%".
+		fmt.Fprintf(s.Err, "coverage %.2f%% is below the threshold %g%%\n", res.Coverage.Percent, f.threshold)
 		return exitError{decision.ExitViolations}
 	}
 	return nil

@@ -160,6 +160,13 @@ func Load(opts ...Option) (*Config, error) {
 // or an error located at the file.
 func readFile(path string, mustExist bool) ([]byte, *finding.Error) {
 	loc := finding.Location{File: path}
+	// Look before opening: opening a FIFO nothing writes to blocks forever.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		if st.IsDir() {
+			return nil, &finding.Error{Location: loc, Message: "is a directory, not a configuration file"}
+		}
+		return nil, &finding.Error{Location: loc, Message: "is not a regular file (a pipe, socket or device); name a configuration file"}
+	}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) && !mustExist {
 		return nil, nil

@@ -82,6 +82,7 @@ type Server struct {
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	dlog    *slog.Logger // decision log, nil when off
+	dlogW   *batchWriter // what dlog writes to (decisionlog.go)
 	// govState is the store-exemption sync's memory (storesync.go).
 	govState govState
 }
@@ -200,7 +201,8 @@ func New(opts ...Option) (*Server, error) {
 	}
 	s := &Server{o: o, metrics: o.metrics, log: o.logger}
 	if o.decisionLog != nil {
-		s.dlog = slog.New(slog.NewJSONHandler(o.decisionLog, nil))
+		s.dlogW = newBatchWriter(o.decisionLog)
+		s.dlog = slog.New(slog.NewJSONHandler(s.dlogW, nil))
 	}
 	return s, nil
 }
@@ -382,6 +384,20 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		s.poll(pctx)
 	}()
 	waitSync := s.startExemptionSync(pctx)
+	// The decision log is batched while serving and written out in full
+	// after the last in-flight request has logged its decision.
+	dctx, stopDlog := context.WithCancel(context.WithoutCancel(ctx))
+	dlogDone := make(chan struct{})
+	if s.dlogW != nil {
+		go func() {
+			defer close(dlogDone)
+			s.dlogW.run(dctx, func(err error) {
+				s.log.LogAttrs(dctx, slog.LevelError, "decision log write failed", slog.String("error", err.Error()))
+			})
+		}()
+	} else {
+		close(dlogDone)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -398,6 +414,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	stopPoll()
 	<-pollDone
 	waitSync()
+	stopDlog()
+	<-dlogDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

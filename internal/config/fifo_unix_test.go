@@ -1,0 +1,32 @@
+//go:build unix
+
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// A --config that is a FIFO nothing writes to is refused at once: opening
+// it would block forever.
+func TestConfigFileIsFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "attest.yaml")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan *struct{ msg string }, 1)
+	go func() {
+		_, ferr := readFile(p, true)
+		if ferr == nil {
+			done <- &struct{ msg string }{""}
+			return
+		}
+		done <- &struct{ msg string }{ferr.Message}
+	}()
+	r := <-done // a hang here is the bug: go test's timeout reports it
+	if !strings.Contains(r.msg, "not a regular file") {
+		t.Fatalf("error %q", r.msg)
+	}
+}
