@@ -38,6 +38,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -506,13 +507,31 @@ type decision struct {
 }
 
 // findDecision returns the last decision-log record for namespace/name with
-// the given outcome. attest writes the record before it answers, so it is
-// there once the API call has returned.
+// the given outcome. attest batches the decision log (written every 100 ms,
+// docs/serve.md), so the file is read again until the record is there or a
+// deadline passes.
 func findDecision(t *testing.T, path, namespace, name, outcome string) *decision {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if d := readDecision(t, path, namespace, name, outcome); d != nil || time.Now().After(deadline) {
+			return d
+		}
+		runtime.Gosched()
+	}
+}
+
+func readDecision(t *testing.T, path, namespace, name, outcome string) *decision {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A batch may end mid-line while it is being written: only whole lines.
+	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+		data = data[:i+1]
+	} else {
+		data = nil
 	}
 	var found *decision
 	sc := bufio.NewScanner(bytes.NewReader(data))
