@@ -229,7 +229,16 @@ quantity(q) := n if {
 	n := _scale(_normal_decimal(m[1]), m[2], m[3])
 }
 
-_normal_decimal(s) := x if {
+# A plain mantissa ("500", "1.5", "-2") is taken as it is; "+1", ".5",
+# "-.5" and "1." are rewritten into what to_number takes. (else chains
+# here and in _scale: a function's bodies are otherwise all evaluated, on
+# every call, and quantities are parsed for every container.)
+_normal_decimal(s) := s if {
+	not startswith(s, "+")
+	not startswith(s, ".")
+	not startswith(s, "-.")
+	not endswith(s, ".")
+} else := x if {
 	t := trim_left(s, "+")
 	a := _leading_zero(t)
 	x := _trailing_zero(a)
@@ -247,15 +256,15 @@ else := s
 
 # _scale(mantissa, exponent, suffix): mantissa is a decimal string; only
 # one of exponent ("e3") and suffix is non-empty.
-_scale(x, exp, "") := to_number(concat("", [x, exp])) if exp != ""
-
-_scale(x, "", suffix) := to_number(x) * _binary[suffix]
-
-_scale(x, "", suffix) := to_number(x) * _decimal[suffix]
-
-_scale(x, "", suffix) := to_number(x) / _fraction[suffix]
-
-_scale(x, "", "") := to_number(x)
+_scale(x, exp, suffix) := to_number(concat("", [x, exp])) if {
+	exp != ""
+} else := to_number(x) if {
+	suffix == ""
+} else := to_number(x) * _binary[suffix] if {
+	_binary[suffix]
+} else := to_number(x) * _decimal[suffix] if {
+	_decimal[suffix]
+} else := to_number(x) / _fraction[suffix]
 
 _binary := {
 	"Ki": 1024,

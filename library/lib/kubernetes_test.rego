@@ -23,7 +23,20 @@ quantities := [
 	{"note": "micro", "q": "250u", "want": 0.00025},
 	{"note": "number", "q": 3, "want": 3},
 	{"note": "float number", "q": 0.25, "want": 0.25},
+	{"note": "plus sign", "q": "+1", "want": 1},
+	{"note": "trailing dot", "q": "1.", "want": 1},
+	{"note": "negative leading dot", "q": "-.5", "want": -0.5},
+	{"note": "negative", "q": "-2", "want": -2},
+	{"note": "plus with suffix", "q": "+1.5Gi", "want": 1610612736},
+	{"note": "trailing dot with suffix", "q": "2.m", "want": 0.002},
+	{"note": "nano", "q": "5n", "want": 0.000000005},
 ]
+
+# Every case, not just some: a partial set test passes when any one does.
+test_quantity_every_case if {
+	good := {c.note | some c in quantities; lib.quantity(c.q) == c.want}
+	count(good) == count(quantities)
+}
 
 test_quantity[note] if {
 	some c in quantities
