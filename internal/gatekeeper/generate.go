@@ -397,7 +397,15 @@ func libsFor(p *policy.Policy, byPkg map[string][]*policy.Module) ([]any, error)
 	var out []any
 	for _, pkg := range order {
 		for _, m := range byPkg[pkg] {
-			src, err := libSource(m.Parsed)
+			var tagged []*policy.RuleSpec
+			if pkg == p.Package {
+				for _, r := range p.Rules {
+					if r.Module != nil && r.Module.Parsed == m.Parsed && r.Kind != finding.KindWarning {
+						tagged = append(tagged, r)
+					}
+				}
+			}
+			src, err := libSource(m.Parsed, tagged...)
 			if err != nil {
 				return nil, err
 			}
@@ -407,9 +415,33 @@ func libsFor(p *policy.Policy, byPkg map[string][]*policy.Module) ([]any, error)
 	return out, nil
 }
 
-// libSource moves a module under data.lib and formats it.
-func libSource(orig *ast.Module) (string, error) {
+// ruleTagRule is the rule each generated lib adds beside the policy's
+// result rules: a copy of each one's body whose value is {"rule": its attest
+// rule id, "v": the original value}, so the template can tell Gatekeeper
+// which rule fired (details.attest_rule), as attest's reports do.
+const ruleTagRule = "__attest_rules"
+
+// libSource moves a module under data.lib and formats it, with a tagged
+// copy (ruleTagRule) of each rule in tagged.
+func libSource(orig *ast.Module, tagged ...*policy.RuleSpec) (string, error) {
 	m := orig.Copy()
+	for _, rs := range tagged {
+		i := slices.Index(orig.Rules, rs.Body)
+		if i < 0 {
+			continue
+		}
+		cp := m.Rules[i].Copy()
+		cp.Module = m
+		cp.Annotations = nil
+		cp.Else = nil
+		cp.Head.Name = ast.Var(ruleTagRule)
+		cp.Head.Reference = ast.Ref{ast.VarTerm(ruleTagRule)}
+		cp.Head.Key = ast.ObjectTerm(
+			ast.Item(ast.StringTerm("rule"), ast.StringTerm(rs.ID)),
+			ast.Item(ast.StringTerm("v"), m.Rules[i].Head.Key.Copy()),
+		)
+		m.Rules = append(m.Rules, cp)
+	}
 	under := func(r ast.Ref) ast.Ref {
 		if !r[0].Equal(ast.DefaultRootDocument) || r.HasPrefix(dataLib) {
 			return r
@@ -480,14 +512,15 @@ func wrapperRego(pkg string, p *policy.Policy, names map[string]string, ctx map[
 	}
 	target := "data.lib." + p.Package
 	var rules []string
-	for _, r := range uniqueRuleNames(p) {
+	if len(uniqueRuleNames(p)) > 0 {
 		rules = append(rules, fmt.Sprintf(`violation contains {"msg": msg, "details": details} if {
 	results := %s.%s with input as attest_input
-	some result in results
+	some tagged in results
+	result := tagged.v
 	not is_false(result)
 	msg := message(result)
-	details := details_of(result)
-}`, target, r))
+	details := object.union(details_of(result), {"attest_rule": tagged.rule})
+}`, target, ruleTagRule))
 	}
 	src := fmt.Sprintf(`package %s
 

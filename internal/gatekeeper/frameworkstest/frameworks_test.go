@@ -448,14 +448,20 @@ func isConstraint(u *unstructured.Unstructured) bool {
 
 // violation is what both engines must agree on: the resource, the
 // constraint (for attest's own findings: the constraint generated from the
-// finding's policy), its enforcement action and the message. rule is
-// attest's rule id, printed with a difference but not compared: a
-// Gatekeeper violation names its constraint, and the rules of one policy
-// all become the one constraint.
+// finding's policy), its enforcement action, the message and the attest
+// rule that fired (generated templates put it in details.attest_rule; for
+// attest's own findings it is the finding's rule id).
 type violation struct{ resource, constraint, action, message, rule string }
 
 func (v violation) String() string {
-	return v.resource + " [" + v.action + " " + v.constraint + "] " + v.message
+	return v.resource + " [" + v.action + " " + v.constraint + "] " + v.message + " (rule " + v.rule + ")"
+}
+
+// attestRule reads details.attest_rule, which generated templates set.
+func attestRule(details any) string {
+	d, _ := details.(map[string]any)
+	r, _ := d["attest_rule"].(string)
+	return r
 }
 
 // actions maps attest's enforcement to Gatekeeper's enforcementAction, as
@@ -512,7 +518,8 @@ func frameworksReview(t *testing.T, policies, objects []*unstructured.Unstructur
 		}
 		for _, r := range resp.Results() {
 			out = append(out, violation{resource: resourceRef(u.GetKind(), u.GetNamespace(), u.GetName()),
-				constraint: r.Constraint.GetName(), action: r.EnforcementAction, message: r.Msg})
+				constraint: r.Constraint.GetName(), action: r.EnforcementAction, message: r.Msg,
+				rule: attestRule(r.Metadata["details"])})
 		}
 	}
 	return tpls, cons, out
@@ -577,6 +584,7 @@ func attestCheck(t *testing.T, gen string, manifests ...string) []violation {
 		Findings []struct {
 			Engine, Constraint, Message, Kind, Enforcement string
 			Resource                                       struct{ Kind, Namespace, Name string }
+			Details                                        map[string]any
 		}
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
@@ -591,7 +599,7 @@ func attestCheck(t *testing.T, gen string, manifests ...string) []violation {
 			t.Fatalf("finding from engine %q: only generated Gatekeeper policies should run", f.Engine)
 		}
 		vs = append(vs, violation{resource: resourceRef(f.Resource.Kind, f.Resource.Namespace, f.Resource.Name),
-			constraint: f.Constraint, action: actions[f.Enforcement], message: f.Message})
+			constraint: f.Constraint, action: actions[f.Enforcement], message: f.Message, rule: attestRule(f.Details)})
 	}
 	return vs
 }
