@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/suggest"
 )
 
 // A constraint is a custom resource of the CRD Gatekeeper makes from its
@@ -319,39 +320,17 @@ func mergeSources(v *yaml.Node) []*yaml.Node {
 
 // closest is the candidate nearest to s, if it is a likely typo (an edit
 // distance of at most 2 and a third of s, or the same letters but for
-// case); "" otherwise.
+// case); "" otherwise. Stricter than suggest.Closest for config keys: a
+// one-letter parameter has no suggestion.
 func closest(s string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
 		if strings.EqualFold(c, s) {
 			return c
 		}
-		if d := editDistance(s, c); d < bestD && 3*d <= len(s) {
+		if d := suggest.Distance(s, c); d < bestD && 3*d <= len(s) {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
