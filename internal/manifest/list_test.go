@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -41,12 +40,7 @@ items:
   kind: ConfigMap
   metadata: {name: after}
 `
-	tests := []struct {
-		name string
-		in   string
-		opts []Option
-		want []string
-	}{
+	runParseCases(t, []parseCase{
 		{"List in a List", privileged, nil, []string{
 			"Pod/priv 0:0@7:5", "Service/svc 0:1@13:5", "ConfigMap/after 0:1@16:3"}},
 		{"three levels", nestedLists(3), nil, []string{"Pod/deep 0:0@10:7"}},
@@ -81,20 +75,7 @@ items:
 				"error 0@6:45: aliases expand to more than 20 nodes (a YAML alias bomb?)"}},
 		{"alias budget shared by items", "apiVersion: v1\nkind: List\nx: &d [1, 2, 3, 4, 5, 6]\nitems:\n- {apiVersion: v1, kind: A, d: *d}\n- {apiVersion: v1, kind: B, d: *d}\n", []Option{WithMaxAliasExpansion(10)}, []string{
 			"A/ 0:0@5:4", "error 0@6:32: aliases expand to more than 10 nodes (a YAML alias bomb?)"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			name := "in.yaml"
-			if strings.Contains(tt.name, "json") {
-				name = "in.json"
-			}
-			f := NewLoader(tt.opts...).Parse(name, []byte(tt.in))
-			got := summary(f)
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
-			}
-		})
-	}
+	})
 }
 
 // TestNestedListFields: a resource from a List in a List points at its

@@ -93,12 +93,7 @@ func TestLoadFile(t *testing.T) {
 
 func TestParse(t *testing.T) {
 	deep := "apiVersion: v1\nkind: ConfigMap\ndata: " + strings.Repeat("[", 300) + strings.Repeat("]", 300) + "\n"
-	tests := []struct {
-		name string
-		in   string
-		opts []Option
-		want []string
-	}{
+	runParseCases(t, []parseCase{
 		{"empty", "", nil, nil},
 		{"only markers and comments", "---\n# nothing\n---\n", nil, nil},
 		{"scalar document", "hello\n", nil, []string{"note 0@1: " + noteNotObject}},
@@ -126,7 +121,22 @@ func TestParse(t *testing.T) {
 		{"bom", "\ufeffapiVersion: v1\nkind: A\n", nil, []string{"A/ 0:-1@1:1"}},
 		{"crlf", "apiVersion: v1\r\nkind: A\r\n---\r\napiVersion: v1\r\nkind: B\r\n", nil, []string{"A/ 0:-1@1:1", "B/ 1:-1@4:1"}},
 		{"error without resync point", "apiVersion: v1\nkind: A\n---\nx: [\n", nil, []string{"A/ 0:-1@1:1", "error 1@4:0: invalid YAML: did not find expected node content"}},
-	}
+	})
+}
+
+// parseCase is one document and the summary (summary) its parse must give;
+// "json" in the name parses it as in.json.
+type parseCase struct {
+	name string
+	in   string
+	opts []Option
+	want []string
+}
+
+// runParseCases parses each case and checks its summary and that every
+// error names the file.
+func runParseCases(t *testing.T, tests []parseCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			name := "in.yaml"
