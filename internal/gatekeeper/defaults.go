@@ -28,7 +28,7 @@ func applyDefaults(schema map[string]any, v any) any {
 			}
 			if _, ok := out[name]; !ok {
 				if d, ok := sub["default"]; ok {
-					out[name] = applyDefaults(sub, deepCopy(d))
+					out[name] = applyDefaults(sub, deepCopyValue(d))
 				}
 			}
 		}
@@ -48,24 +48,6 @@ func applyDefaults(schema map[string]any, v any) any {
 		out := make([]any, len(x))
 		for i, e := range x {
 			out[i] = applyDefaults(items, e)
-		}
-		return out
-	}
-	return v
-}
-
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = deepCopy(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepCopy(e)
 		}
 		return out
 	}
