@@ -172,13 +172,16 @@ func New(ctx context.Context, set *policy.Set, opts ...Option) (*Engine, []findi
 			e.wrapped = append(e.wrapped, i)
 		}
 	}
-	// An empty group is still prepared (a query of `true`), so Evaluate
-	// needs no special case for it; it is not evaluated.
-	if e.qDirect, err = e.prepare(ctx, e.query(e.direct, true)); err != nil {
-		return nil, c.errs, fmt.Errorf("prepare query: %w", err)
+	// A group without policies is neither prepared nor evaluated.
+	if len(e.direct) > 0 {
+		if e.qDirect, err = e.prepare(ctx, e.query(e.direct, true)); err != nil {
+			return nil, c.errs, fmt.Errorf("prepare query: %w", err)
+		}
 	}
-	if e.qWrapped, err = e.prepare(ctx, e.query(e.wrapped, false)); err != nil {
-		return nil, c.errs, fmt.Errorf("prepare query: %w", err)
+	if len(e.wrapped) > 0 {
+		if e.qWrapped, err = e.prepare(ctx, e.query(e.wrapped, false)); err != nil {
+			return nil, c.errs, fmt.Errorf("prepare query: %w", err)
+		}
 	}
 	return e, c.errs, nil
 }
@@ -363,79 +366,83 @@ type Call struct {
 // whole: a policy that errors or times out gives an error finding for that
 // resource and policy, and the other policies' findings are still returned.
 func (e *Engine) Evaluate(ctx context.Context, r *manifest.Resource, call Call) []finding.Finding {
-	var (
-		b       rego.Vars
-		failed  []int // policies of a group whose query failed
-		stopped error // the caller's context ended
-	)
-	run := func(pols []int, pq rego.PreparedEvalQuery, input func() ast.Value) {
-		if len(pols) == 0 || stopped != nil {
-			return
+	// attest's input is built once, and only when a policy reads it.
+	var wrapped ast.Value
+	inputOf := func(direct bool) ast.Value {
+		if direct {
+			return r.Value
 		}
-		ectx, cancel := context.WithTimeout(ctx, e.timeout)
-		rs, err := pq.Eval(ectx, rego.EvalParsedInput(input()))
-		cancel()
-		switch {
-		case err == nil && len(rs) > 0:
-			if b == nil {
-				b = rs[0].Bindings
-			} else {
-				maps.Copy(b, rs[0].Bindings)
-			}
-		case err == nil:
-		case ctx.Err() != nil:
-			stopped = ctx.Err()
-		default:
-			failed = append(failed, pols...)
+		if wrapped == nil {
+			wrapped = e.input(r, call)
 		}
+		return wrapped
 	}
-	run(e.wrapped, e.qWrapped, func() ast.Value { return e.input(r, call) })
-	run(e.direct, e.qDirect, func() ast.Value { return r.Value })
-	if stopped != nil {
-		return []finding.Finding{e.errorFinding(r, nil, stopped)}
+	var (
+		b      rego.Vars
+		failed []int // policies of a group whose query failed
+	)
+	for _, g := range []struct {
+		pols   []int
+		pq     rego.PreparedEvalQuery
+		direct bool
+	}{{e.wrapped, e.qWrapped, false}, {e.direct, e.qDirect, true}} {
+		if len(g.pols) == 0 {
+			continue
+		}
+		gb, err := e.eval(ctx, g.pq, inputOf(g.direct))
+		switch {
+		case err == nil && b == nil:
+			b = gb
+		case err == nil:
+			maps.Copy(b, gb)
+		case ctx.Err() != nil:
+			return []finding.Finding{e.errorFinding(r, nil, ctx.Err())}
+		default:
+			failed = append(failed, g.pols...)
+		}
 	}
 	if len(failed) == 0 {
 		return e.findings(r, b, allPolicies(len(e.c.policies)))
 	}
 	// Something failed: evaluate that group policy by policy to find
 	// which, so the others still report. Findings stay in policy order.
-	slices.Sort(failed)
 	var out []finding.Finding
-	var wrapped ast.Value
 	for i, p := range e.c.policies {
 		if !slices.Contains(failed, i) {
 			out = append(out, e.findings(r, b, []int{i})...)
 			continue
 		}
-		pq, perr := e.policyQuery(ctx, i)
-		if perr != nil {
-			out = append(out, e.errorFinding(r, p, perr))
-			continue
-		}
-		input := r.Value
-		if !isDirect(p) {
-			if wrapped == nil {
-				wrapped = e.input(r, call)
-			}
-			input = wrapped
-		}
-		ectx, cancel := context.WithTimeout(ctx, e.timeout)
-		rs, err := pq.Eval(ectx, rego.EvalParsedInput(input))
-		cancel()
+		pq, err := e.policyQuery(ctx, i)
 		if err != nil {
-			if errors.Is(ectx.Err(), context.DeadlineExceeded) {
-				err = fmt.Errorf("evaluation timed out after %s", e.timeout)
-			}
 			out = append(out, e.errorFinding(r, p, err))
 			continue
 		}
-		var pb rego.Vars
-		if len(rs) > 0 {
-			pb = rs[0].Bindings
+		pb, err := e.eval(ctx, pq, inputOf(isDirect(p)))
+		if err != nil {
+			out = append(out, e.errorFinding(r, p, err))
+			continue
 		}
 		out = append(out, e.findings(r, pb, []int{i})...)
 	}
 	return out
+}
+
+// eval runs one prepared query under the per-evaluation timeout and
+// returns its bindings (nil when the query is undefined).
+func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, input ast.Value) (rego.Vars, error) {
+	ectx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	rs, err := pq.Eval(ectx, rego.EvalParsedInput(input))
+	if err != nil {
+		if errors.Is(ectx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("evaluation timed out after %s", e.timeout)
+		}
+		return nil, err
+	}
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	return rs[0].Bindings, nil
 }
 
 func allPolicies(n int) []int {
