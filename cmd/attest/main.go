@@ -8,10 +8,11 @@ import (
 	"syscall"
 
 	"github.com/continuums/attest/internal/cli"
+	"github.com/continuums/attest/internal/gctune"
 )
 
 func main() {
-	tuneGC()
+	gctune.Command(os.Getenv)
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Execute(ctx, os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	stop()

@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/continuums/attest/internal/gctune"
 	"github.com/continuums/attest/internal/metrics"
 	"github.com/continuums/attest/internal/policy"
 	"github.com/continuums/attest/internal/project"
@@ -102,9 +103,9 @@ type options struct {
 	poll         time.Duration
 	metrics      *metrics.Metrics
 	version      string
-	pprofAddr    string     // pprof.go
-	gc           *gcPolicy  // nil: the process's collector settings are left alone
-	gov          govOptions // approval store, client CAs (storesync.go)
+	pprofAddr    string         // pprof.go
+	gc           *gctune.Server // nil: the process's collector settings are left alone
+	gov          govOptions     // approval store, client CAs (storesync.go)
 }
 
 // Option configures New.
@@ -154,13 +155,13 @@ func WithMetrics(m *metrics.Metrics) Option { return func(o *options) { o.metric
 func WithVersion(v string) Option { return func(o *options) { o.version = v } }
 
 // WithRuntimeTuning lets the server set the garbage collector for a
-// long-running process (gc.go): a soft memory limit under the container's
-// limit, and a heap goal of the live heap plus a fixed allowance, set
-// after every load. getenv is asked for GOGC and GOMEMLIMIT: what the
+// long-running process (gctune.Server): a soft memory limit under the
+// container's limit, and a heap goal of the live heap plus a fixed
+// allowance, kept up to date while it runs. getenv is asked for GOGC and GOMEMLIMIT: what the
 // operator set there is kept. It changes process-wide settings, so only
 // the attest binary asks for it.
 func WithRuntimeTuning(getenv func(string) string) Option {
-	return func(o *options) { g := newGCPolicy(getenv); o.gc = &g }
+	return func(o *options) { g := gctune.NewServer(getenv); o.gc = &g }
 }
 
 // errNotReady answers requests that come before the first good load.
@@ -349,10 +350,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	defer stopPprof()
 	if s.o.gc != nil {
-		s.o.gc.start()
+		s.o.gc.Start()
 		gctx, stop := context.WithCancel(ctx)
 		defer stop()
-		go s.o.gc.run(gctx, time.Second)
+		go s.o.gc.Run(gctx, time.Second)
 	}
 	_ = s.Reload(ctx, true)
 	srv := &http.Server{

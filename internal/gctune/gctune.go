@@ -1,4 +1,8 @@
-package server
+// Package gctune sets Go's garbage collector for the attest process: one
+// setting for the one-shot commands, another, kept up to date while it
+// runs, for the long-running server. Operators who set GOGC or GOMEMLIMIT
+// keep their choice in both.
+package gctune
 
 import (
 	"context"
@@ -10,6 +14,19 @@ import (
 	"strings"
 	"time"
 )
+
+// Command is the setting of every one-shot command: a check run allocates
+// heavily (YAML nodes, OPA values) but keeps little alive, so the default
+// GOGC=100 collects far more often than it needs to; a soft memory limit
+// keeps the heap bounded whatever the corpus size.
+func Command(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(48 << 20)
+	}
+}
 
 // The server's live heap is small (the compiled policies, a few MiB) while
 // an admission review allocates about 50 KiB that is garbage a millisecond
@@ -31,22 +48,23 @@ const (
 	memLimitShare = 0.85
 )
 
-// gcPolicy says how the server sets the collector. Operators who set
-// GOGC or GOMEMLIMIT keep their choice.
-type gcPolicy struct {
-	percent bool // set the GC percent after each load
+// Server is how a long-running server sets the collector.
+type Server struct {
+	percent bool // keep the GC percent at gcPercentFor(the live heap)
 	limit   bool // set the soft memory limit
 	cgroup  string
 }
 
-func newGCPolicy(getenv func(string) string) gcPolicy {
-	return gcPolicy{percent: getenv("GOGC") == "", limit: getenv("GOMEMLIMIT") == "", cgroup: "/sys/fs/cgroup"}
+// NewServer reads GOGC and GOMEMLIMIT through getenv: what is set there is
+// left alone.
+func NewServer(getenv func(string) string) Server {
+	return Server{percent: getenv("GOGC") == "", limit: getenv("GOMEMLIMIT") == "", cgroup: "/sys/fs/cgroup"}
 }
 
-// start sets the soft memory limit: a share of the container's limit, or
-// none. (The attest binary sets a small limit for its one-shot commands;
-// a long-running server under a container limit wants that limit instead.)
-func (g gcPolicy) start() {
+// Start sets the soft memory limit: a share of the container's limit, or
+// none. (Command's small limit is for one-shot runs; a long-running server
+// under a container limit wants that limit instead.)
+func (g Server) Start() {
 	if !g.limit {
 		return
 	}
@@ -57,12 +75,12 @@ func (g gcPolicy) start() {
 	debug.SetMemoryLimit(limit)
 }
 
-// run keeps the GC percent at gcPercentFor(the live heap) until ctx is
+// Run keeps the GC percent at gcPercentFor(the live heap) until ctx is
 // done. The live heap moves with the load (in-flight requests, connection
 // buffers) and with reloads, so it is read again every interval; Go's
 // collector has no hook for this, and setting the percent is cheap (no
 // stop-the-world).
-func (g gcPolicy) run(ctx context.Context, every time.Duration) {
+func (g Server) Run(ctx context.Context, every time.Duration) {
 	if !g.percent {
 		return
 	}

@@ -1,8 +1,9 @@
-package server
+package gctune
 
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 )
 
@@ -58,12 +59,38 @@ func TestCgroupMemoryLimit(t *testing.T) {
 
 func TestGCPolicyKeepsOperatorSettings(t *testing.T) {
 	env := map[string]string{"GOGC": "200", "GOMEMLIMIT": "1GiB"}
-	g := newGCPolicy(func(k string) string { return env[k] })
+	g := NewServer(func(k string) string { return env[k] })
 	if g.percent || g.limit {
 		t.Fatalf("GOGC and GOMEMLIMIT set, yet the server would change them: %+v", g)
 	}
-	g = newGCPolicy(func(string) string { return "" })
+	g = NewServer(func(string) string { return "" })
 	if !g.percent || !g.limit {
 		t.Fatalf("nothing set, yet the server would not tune: %+v", g)
+	}
+}
+
+func TestCommand(t *testing.T) {
+	oldPercent := debug.SetGCPercent(100)
+	oldLimit := debug.SetMemoryLimit(-1)
+	defer func() {
+		debug.SetGCPercent(oldPercent)
+		debug.SetMemoryLimit(oldLimit)
+	}()
+	Command(func(string) string { return "" })
+	if p := debug.SetGCPercent(100); p != 400 {
+		t.Errorf("GC percent %d, want 400", p)
+	}
+	if l := debug.SetMemoryLimit(-1); l != 48<<20 {
+		t.Errorf("memory limit %d, want 48 MiB", l)
+	}
+	// What the operator set is kept.
+	debug.SetGCPercent(100)
+	debug.SetMemoryLimit(1 << 40)
+	Command(func(string) string { return "set" })
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("GOGC set, yet the percent became %d", p)
+	}
+	if l := debug.SetMemoryLimit(-1); l != 1<<40 {
+		t.Errorf("GOMEMLIMIT set, yet the limit became %d", l)
 	}
 }
