@@ -160,12 +160,12 @@ func Load(opts ...Option) (*Config, error) {
 // or an error located at the file.
 func readFile(path string, mustExist bool) ([]byte, *finding.Error) {
 	loc := finding.Location{File: path}
-	// Look before opening: opening a FIFO nothing writes to blocks forever.
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		if st.IsDir() {
-			return nil, &finding.Error{Location: loc, Message: "is a directory, not a configuration file"}
+	// Look before opening (opening a FIFO nothing writes to blocks
+	// forever), and again at what was opened.
+	if st, err := os.Stat(path); err == nil {
+		if ferr := notRegular(loc, st); ferr != nil {
+			return nil, ferr
 		}
-		return nil, &finding.Error{Location: loc, Message: "is not a regular file (a pipe, socket or device); name a configuration file"}
 	}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) && !mustExist {
@@ -175,12 +175,10 @@ func readFile(path string, mustExist bool) ([]byte, *finding.Error) {
 		return nil, &finding.Error{Location: loc, Message: "cannot read configuration: " + unwrapPathError(err)}
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
-		if st.IsDir() {
-			return nil, &finding.Error{Location: loc, Message: "is a directory, not a configuration file"}
+	if st, err := f.Stat(); err == nil {
+		if ferr := notRegular(loc, st); ferr != nil {
+			return nil, ferr
 		}
-		// a FIFO or device could block forever or never end
-		return nil, &finding.Error{Location: loc, Message: "is not a regular file"}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
@@ -193,6 +191,18 @@ func readFile(path string, mustExist bool) ([]byte, *finding.Error) {
 		data = []byte{}
 	}
 	return data, nil
+}
+
+// notRegular refuses what is not a regular file: a FIFO or a device could
+// block forever or never end.
+func notRegular(loc finding.Location, st fs.FileInfo) *finding.Error {
+	switch {
+	case st.Mode().IsRegular():
+		return nil
+	case st.IsDir():
+		return &finding.Error{Location: loc, Message: "is a directory, not a configuration file"}
+	}
+	return &finding.Error{Location: loc, Message: "is not a regular file (a pipe, socket or device); name a configuration file"}
 }
 
 func unwrapPathError(err error) string {
