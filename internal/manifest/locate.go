@@ -211,24 +211,11 @@ func parseBracket(p string, i int) (int, segment, bool) {
 		return parseFilter(p, j)
 	}
 	if i < len(p) && (p[i] == '"' || p[i] == '\'') {
-		quote := p[i]
-		var sb strings.Builder
-		for i++; i < len(p); i++ {
-			c := p[i]
-			if c == '\\' && i+1 < len(p) {
-				i++
-				sb.WriteByte(p[i])
-				continue
-			}
-			if c == quote {
-				if i+1 < len(p) && p[i+1] == ']' {
-					return i + 2, segment{key: sb.String(), index: -1}, true
-				}
-				return 0, segment{}, false
-			}
-			sb.WriteByte(c)
+		key, j, ok := readQuoted(p, i)
+		if !ok || j >= len(p) || p[j] != ']' {
+			return 0, segment{}, false
 		}
-		return 0, segment{}, false
+		return j + 1, segment{key: key, index: -1}, true
 	}
 	end := strings.IndexByte(p[i:], ']')
 	if end < 0 {
@@ -326,9 +313,20 @@ func readFilter(s string) ([]string, string, bool) {
 	if len(s) < 2 || (s[0] != '\'' && s[0] != '"') {
 		return nil, "", false
 	}
-	quote := s[0]
+	value, j, ok := readQuoted(s, 0)
+	if !ok || strings.TrimSpace(s[j:]) != "" {
+		return nil, "", false
+	}
+	return field, value, true
+}
+
+// readQuoted reads the string quoted by s[i] (' or "), with backslash
+// escapes, and returns it and the index just past its closing quote; ok
+// is false when the quote is not closed.
+func readQuoted(s string, i int) (string, int, bool) {
+	quote := s[i]
 	var sb strings.Builder
-	for j := 1; j < len(s); j++ {
+	for j := i + 1; j < len(s); j++ {
 		c := s[j]
 		if c == '\\' && j+1 < len(s) {
 			j++
@@ -336,14 +334,11 @@ func readFilter(s string) ([]string, string, bool) {
 			continue
 		}
 		if c == quote {
-			if strings.TrimSpace(s[j+1:]) != "" {
-				return nil, "", false
-			}
-			return field, sb.String(), true
+			return sb.String(), j + 1, true
 		}
 		sb.WriteByte(c)
 	}
-	return nil, "", false
+	return "", 0, false
 }
 
 // isFieldChar is what a field name in a filter is made of: Kubernetes
