@@ -14,6 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/print"
 
 	"github.com/continuums/attest/internal/attestation"
@@ -432,7 +433,13 @@ func (e *Engine) Evaluate(ctx context.Context, r *manifest.Resource, call Call) 
 func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, input ast.Value) (rego.Vars, error) {
 	ectx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	rs, err := pq.Eval(ectx, rego.EvalParsedInput(input))
+	// Without a cancel of its own, OPA starts a goroutine per evaluation
+	// that waits on the context; under admission load that is a goroutine
+	// and two scheduler hand-offs per request. context.AfterFunc watches
+	// the same context without one.
+	c := topdown.NewCancel()
+	defer context.AfterFunc(ectx, c.Cancel)()
+	rs, err := pq.Eval(ectx, rego.EvalParsedInput(input), rego.EvalExternalCancel(c))
 	if err != nil {
 		if errors.Is(ectx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("evaluation timed out after %s", e.timeout)
