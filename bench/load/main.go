@@ -55,6 +55,9 @@ func main() {
 		prof     = flag.String("cpuprofile", "", "write the generator's own CPU profile to FILE")
 		sprof    = flag.String("server-profile", "", "write each server's CPU profile of its 80% run into DIR (attest --pprof-addr, opa --pprof)")
 		procs    = flag.Int("procs", 1, "GOMAXPROCS of the generator (it shares the cores with the server it measures)")
+		rates    = flag.String("rates", "", "hold each of these rates (comma-separated, requests/s) for -hold instead of the ramp and the 80% run")
+		latLog   = flag.String("latency-log", "", "write every held request's latency into DIR, one TSV file per server and run (scheduled ms, latency µs)")
+		srvEnv   = flag.String("server-env", "", "extra environment for the servers (comma-separated KEY=VALUE, e.g. GOGC=200)")
 	)
 	flag.Parse()
 	runtime.GOMAXPROCS(*procs)
@@ -73,9 +76,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, config{attest: *attest, opa: *opa, policies: *policies, wrapper: *wrapper, review: *review,
+	c := config{attest: *attest, opa: *opa, policies: *policies, wrapper: *wrapper, review: *review,
 		servers: strings.Split(*servers, ","), runs: *runs, step: *step, hold: *hold, start: *start, factor: *factor,
-		limit: *limit, conns: *conns, maxP99: *maxP99, keep: *keep, profiles: *sprof})
+		limit: *limit, conns: *conns, maxP99: *maxP99, keep: *keep, profiles: *sprof, latencyLog: *latLog}
+	err := parseLists(&c, *rates, *srvEnv)
+	if err == nil {
+		err = run(ctx, c)
+	}
 	if err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -85,7 +92,10 @@ func main() {
 
 type config struct {
 	attest, opa, policies, wrapper, review string
-	profiles                               string // directory for the servers' CPU profiles, or ""
+	profiles                               string    // directory for the servers' CPU profiles, or ""
+	latencyLog                             string    // directory for the held runs' latencies, or ""
+	rates                                  []float64 // fixed rates to hold (no ramp), or none
+	serverEnv                              []string  // KEY=VALUE added to the servers' environment
 	servers                                []string
 	runs                                   int
 	step, hold                             time.Duration
@@ -95,13 +105,52 @@ type config struct {
 	keep                                   bool
 }
 
+// parseLists reads -rates and -server-env.
+func parseLists(c *config, rates, env string) error {
+	for f := range strings.SplitSeq(rates, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(f, 64)
+		if err != nil || r <= 0 {
+			return fmt.Errorf("-rates: %q is not a positive rate", f)
+		}
+		c.rates = append(c.rates, r)
+	}
+	for kv := range strings.SplitSeq(env, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("-server-env: %q is not KEY=VALUE", kv)
+		}
+		c.serverEnv = append(c.serverEnv, kv)
+	}
+	return nil
+}
+
 // measurement is one server in one run.
 type measurement struct {
-	server   string
-	peak     float64
-	at80     loadgen.Result
-	cpuPerOp time.Duration // the server's CPU (user+system) per answered request in the 80% run
-	genPerOp time.Duration // the generator's own CPU per request in that run
+	server string
+	peak   float64 // 0 with -rates (no ramp)
+	holds  []held  // the 80% run, or each of -rates
+}
+
+// held is one run at a fixed rate.
+type held struct {
+	loadgen.Result
+	cpuPerOp time.Duration // the server's CPU (user+system) per answered request
+	genPerOp time.Duration // the generator's own CPU per request
+	gcs      int           // the server's garbage collections during the run (-1: unknown)
+}
+
+func (h held) String() string {
+	gc := "?"
+	if h.gcs >= 0 {
+		gc = strconv.Itoa(h.gcs)
+	}
+	return fmt.Sprintf("%s  p99.9 %s  cpu/decision %s (generator %s)  gc %s", h.Result, h.P999.Round(10*time.Microsecond),
+		h.cpuPerOp.Round(time.Microsecond), h.genPerOp.Round(time.Microsecond), gc)
 }
 
 func run(ctx context.Context, c config) error {
@@ -139,12 +188,22 @@ func run(ctx context.Context, c config) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
-			fmt.Printf("run %d  %-22s peak %6.0f/s   at 80%%: %s  cpu/decision %s (generator %s)\n", i+1, name, m.peak, m.at80, m.cpuPerOp.Round(time.Microsecond), m.genPerOp.Round(time.Microsecond))
+			for _, h := range m.holds {
+				if c.rates == nil {
+					fmt.Printf("run %d  %-22s peak %6.0f/s   at 80%%: %s\n", i+1, name, m.peak, h)
+				} else {
+					fmt.Printf("run %d  %-22s %s\n", i+1, name, h)
+				}
+			}
 			ms = append(ms, m)
 		}
 		all = append(all, ms)
 	}
-	summary(c.servers, all)
+	if c.rates != nil {
+		summaryRates(c.servers, c.rates, all)
+	} else {
+		summary(c.servers, all)
+	}
 	return nil
 }
 
@@ -156,10 +215,11 @@ func summary(servers []string, all [][]measurement) {
 		for _, ms := range all {
 			m := ms[j]
 			peak = append(peak, m.peak)
-			rate = append(rate, m.at80.Rate)
-			p50 = append(p50, float64(m.at80.P50))
-			p99 = append(p99, float64(m.at80.P99))
-			cpu = append(cpu, float64(m.cpuPerOp))
+			h := m.holds[0]
+			rate = append(rate, h.Rate)
+			p50 = append(p50, float64(h.P50))
+			p99 = append(p99, float64(h.P99))
+			cpu = append(cpu, float64(h.cpuPerOp))
 		}
 		fmt.Printf("| %s | %.0f | %.0f | %s | %s | %s |\n", name, median(peak), median(rate),
 			time.Duration(median(p50)).Round(10*time.Microsecond), time.Duration(median(p99)).Round(10*time.Microsecond),
@@ -183,7 +243,30 @@ func summary(servers []string, all [][]measurement) {
 	}
 	ratio("attest peak / opa peak", "attest", "opa", func(x, y measurement) float64 { return x.peak / y.peak })
 	ratio("decision log cost (1 - peak with / peak without)", "attest+decisionlog", "attest", func(x, y measurement) float64 { return 1 - x.peak/y.peak })
-	ratio("opa p99 / attest p99 at 80%", "opa", "attest", func(x, y measurement) float64 { return float64(x.at80.P99) / float64(y.at80.P99) })
+	ratio("opa p99 / attest p99 at 80%", "opa", "attest", func(x, y measurement) float64 { return float64(x.holds[0].P99) / float64(y.holds[0].P99) })
+}
+
+// summaryRates prints, for -rates, each server's medians at each rate.
+func summaryRates(servers []string, rates []float64, all [][]measurement) {
+	fmt.Printf("\n| server | rate | p50 | p99 | p99.9 | max | CPU per decision | GCs |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for j, name := range servers {
+		for k, rate := range rates {
+			var p50, p99, p999, mx, cpu, gcs []float64
+			for _, ms := range all {
+				h := ms[j].holds[k]
+				p50 = append(p50, float64(h.P50))
+				p99 = append(p99, float64(h.P99))
+				p999 = append(p999, float64(h.P999))
+				mx = append(mx, float64(h.Max))
+				cpu = append(cpu, float64(h.cpuPerOp))
+				gcs = append(gcs, float64(h.gcs))
+			}
+			d := func(v []float64) time.Duration { return time.Duration(median(v)).Round(10 * time.Microsecond) }
+			fmt.Printf("| %s | %.0f | %s | %s | %s | %s | %s | %.0f |\n", name, rate, d(p50), d(p99), d(p999), d(mx),
+				time.Duration(median(cpu)).Round(time.Microsecond), median(gcs))
+		}
+	}
+	fmt.Printf("\nmedians of %d runs\n", len(all))
 }
 
 func median(v []float64) float64 {
@@ -247,7 +330,7 @@ func measure(ctx context.Context, g *loadgen.Generator, c config, name string, r
 	// An empty project directory and configuration home: no project or
 	// user configuration of this machine gets in.
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+dir, "HOME="+dir)
+	cmd.Env = append(append(os.Environ(), "XDG_CONFIG_HOME="+dir, "HOME="+dir), c.serverEnv...)
 	logf, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
 		return measurement{}, err
@@ -274,35 +357,112 @@ func measure(ctx context.Context, g *loadgen.Generator, c config, name string, r
 	}
 	// Warm up (connections, the runtime's heap) before the ramp.
 	g.Run(ctx, t, c.start, time.Second)
-	peak, _ := g.Ramp(ctx, t, c.start, c.factor, c.limit, c.step, c.maxP99, func(r loadgen.Result) {
-		fmt.Fprintf(os.Stderr, "  %-20s %s\n", name, r)
-	})
-	if peak == 0 {
-		return measurement{}, errors.New("no ramp step was sustained")
+	m := measurement{server: name}
+	rates := c.rates
+	if rates == nil {
+		peak, _ := g.Ramp(ctx, t, c.start, c.factor, c.limit, c.step, c.maxP99, func(r loadgen.Result) {
+			fmt.Fprintf(os.Stderr, "  %-20s %s\n", name, r)
+		})
+		if peak == 0 {
+			return measurement{}, errors.New("no ramp step was sustained")
+		}
+		m.peak = peak
+		rates = []float64{0.8 * peak}
 	}
+	base := strings.TrimSuffix(t.URL, "/v1/admission")
+	base = strings.TrimSuffix(base, "/v1/data/attest/admission/response")
+	for _, rate := range rates {
+		h, err := hold(ctx, g, c, cmd.Process.Pid, t, rate, base+"/metrics", profile, filepath.Base(dir))
+		m.holds = append(m.holds, h)
+		if err != nil {
+			return m, err
+		}
+	}
+	return m, ctx.Err()
+}
+
+// hold runs the generator at rate for c.hold and measures the server's CPU
+// and garbage collections over that run.
+func hold(ctx context.Context, g *loadgen.Generator, c config, pid int, t loadgen.Target, rate float64, metricsURL, profile, label string) (held, error) {
 	var profDone chan error
-	if profile != "" {
+	if profile != "" && c.profiles != "" {
 		profDone = make(chan error, 1)
-		out := filepath.Join(c.profiles, filepath.Base(dir)+".prof")
+		out := filepath.Join(c.profiles, fmt.Sprintf("%s-%.0f.prof", label, rate))
 		go func() { profDone <- fetchProfile(profile, c.hold, out) }()
 	}
-	cpu0, gen0 := cpuTime(cmd.Process.Pid), cpuTime(os.Getpid())
-	at80 := g.Run(ctx, t, 0.8*peak, c.hold)
-	cpu1, gen1 := cpuTime(cmd.Process.Pid), cpuTime(os.Getpid())
-	m := measurement{server: name, peak: peak, at80: at80}
-	if ok := at80.Requests - at80.Errors; ok > 0 && cpu1 > cpu0 {
-		m.cpuPerOp = (cpu1 - cpu0) / time.Duration(ok)
-		m.genPerOp = (gen1 - gen0) / time.Duration(at80.Requests)
+	g.KeepLatencies = c.latencyLog != ""
+	defer func() { g.KeepLatencies = false }()
+	gc0 := gcCount(g.Client, metricsURL)
+	cpu0, gen0 := cpuTime(pid), cpuTime(os.Getpid())
+	r := g.Run(ctx, t, rate, c.hold)
+	cpu1, gen1 := cpuTime(pid), cpuTime(os.Getpid())
+	gc1 := gcCount(g.Client, metricsURL)
+	h := held{Result: r, gcs: -1}
+	if gc0 >= 0 && gc1 >= gc0 {
+		h.gcs = gc1 - gc0
+	}
+	if ok := r.Requests - r.Errors; ok > 0 && cpu1 > cpu0 {
+		h.cpuPerOp = (cpu1 - cpu0) / time.Duration(ok)
+		h.genPerOp = (gen1 - gen0) / time.Duration(r.Requests)
 	}
 	if profDone != nil {
 		if err := <-profDone; err != nil {
 			fmt.Fprintln(os.Stderr, "load: server profile:", err)
 		}
 	}
-	if at80.Errors > 0 {
-		return m, fmt.Errorf("%d requests failed at 80%% of the peak", at80.Errors)
+	if c.latencyLog != "" {
+		if err := writeLatencies(filepath.Join(c.latencyLog, fmt.Sprintf("%s-%.0f.tsv", label, rate)), r); err != nil {
+			return h, err
+		}
+		h.Latencies = nil
 	}
-	return m, ctx.Err()
+	if r.Errors > 0 {
+		return h, fmt.Errorf("%d requests failed at %.0f/s", r.Errors, rate)
+	}
+	return h, nil
+}
+
+// writeLatencies writes one line per request: when it was scheduled (ms
+// from the start of the run) and its latency (µs; -1: failed).
+func writeLatencies(path string, r loadgen.Result) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	b.WriteString("scheduled_ms\tlatency_us\n")
+	for i, d := range r.Latencies {
+		lat := int64(-1)
+		if d >= 0 {
+			lat = d.Microseconds()
+		}
+		fmt.Fprintf(&b, "%.3f\t%d\n", float64(time.Duration(i)*r.Interval)/float64(time.Millisecond), lat)
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// gcCount reads go_gc_duration_seconds_count (the Go collector's count of
+// finished collections; attest and OPA both export it) from a server's
+// Prometheus endpoint; -1 when it cannot.
+func gcCount(client *http.Client, url string) int {
+	resp, err := client.Get(url)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return -1
+	}
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "go_gc_duration_seconds_count "); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return -1
+			}
+			return int(n)
+		}
+	}
+	return -1
 }
 
 // checkAnswer posts the review once and checks that the server denies it

@@ -36,7 +36,12 @@ type Result struct {
 	Elapsed    time.Duration // first scheduled time to last answer
 	Throughput float64       // answered (200) per second over Elapsed
 	P50, P99   time.Duration // from the scheduled time
-	Max        time.Duration
+	P999, Max  time.Duration
+	// Latencies, when the generator keeps them (KeepLatencies), are every
+	// request's latency in schedule order (request i was scheduled at
+	// i*Interval from the start; -1: failed), for a time series of the run.
+	Latencies []time.Duration
+	Interval  time.Duration
 }
 
 func (r Result) String() string {
@@ -65,9 +70,10 @@ func round(d time.Duration) time.Duration {
 // connection cost about as much CPU per request as a fast server. What is
 // left of the generator's CPU is shown beside each measurement.
 type Generator struct {
-	Client      *http.Client // for one-off requests (checking an answer); the load does not use it
-	Outstanding int
-	idle        chan *conn
+	Client        *http.Client // for one-off requests (checking an answer); the load does not use it
+	Outstanding   int
+	KeepLatencies bool // Run returns every request's latency (Result.Latencies)
+	idle          chan *conn
 }
 
 type conn struct {
@@ -156,13 +162,17 @@ func (g *Generator) Run(ctx context.Context, t Target, rate float64, d time.Dura
 	}
 	wg.Wait()
 	lat = lat[:n]
+	r := Result{Rate: rate, Requests: n, Errors: int(errs.Load()), Elapsed: time.Duration(last.Load()), Interval: interval}
+	if g.KeepLatencies {
+		r.Latencies = slices.Clone(lat)
+	}
 	good := slices.DeleteFunc(lat, func(d time.Duration) bool { return d < 0 })
 	slices.Sort(good)
-	r := Result{Rate: rate, Requests: n, Errors: int(errs.Load()), Elapsed: time.Duration(last.Load())}
 	if len(good) > 0 && r.Elapsed > 0 {
 		r.Throughput = float64(len(good)) / r.Elapsed.Seconds()
 		r.P50 = good[len(good)/2]
 		r.P99 = good[min(len(good)-1, len(good)*99/100)]
+		r.P999 = good[min(len(good)-1, len(good)*999/1000)]
 		r.Max = good[len(good)-1]
 	}
 	return r
