@@ -62,7 +62,9 @@ type inputSlot struct {
 	key      *ast.Term
 	params   *ast.Term
 	instance bool
-	match    func(r *manifest.Resource, old ast.Value) bool
+	match    func(ctx context.Context, r *manifest.Resource, old ast.Value) (bool, error)
+	policy   int    // index in c.policies
+	name     string // the instance's name
 }
 
 type lazyQuery struct {
@@ -154,7 +156,7 @@ func New(ctx context.Context, set *policy.Set, opts ...Option) (*Engine, []findi
 		}
 		for k, in := range p.Instances {
 			e.slots = append(e.slots, inputSlot{key: ast.StringTerm(instanceKey(i, k)),
-				params: paramsTerm(in.Parameters), instance: true, match: in.Match})
+				params: paramsTerm(in.Parameters), instance: true, match: in.Match, policy: i, name: in.Name})
 		}
 		if len(p.Instances) == 0 && p.Style != policy.StyleConftest && len(p.Parameters) > 0 {
 			e.slots = append(e.slots, inputSlot{key: ast.StringTerm(policyKey(i)), params: paramsTerm(p.Parameters)})
@@ -368,13 +370,19 @@ type Call struct {
 // resource and policy, and the other policies' findings are still returned.
 func (e *Engine) Evaluate(ctx context.Context, r *manifest.Resource, call Call) []finding.Finding {
 	// attest's input is built once, and only when a policy reads it.
-	var wrapped ast.Value
+	// Building it runs the instances' matches; one that cannot be decided
+	// is an error finding of its policy (unmatched), added to what the
+	// evaluation finds.
+	var (
+		wrapped   ast.Value
+		unmatched []finding.Finding
+	)
 	inputOf := func(direct bool) ast.Value {
 		if direct {
 			return r.Value
 		}
 		if wrapped == nil {
-			wrapped = e.input(r, call)
+			wrapped, unmatched = e.input(ctx, r, call)
 		}
 		return wrapped
 	}
@@ -403,7 +411,7 @@ func (e *Engine) Evaluate(ctx context.Context, r *manifest.Resource, call Call) 
 		}
 	}
 	if len(failed) == 0 {
-		return e.findings(r, b, allPolicies(len(e.c.policies)))
+		return append(e.findings(r, b, allPolicies(len(e.c.policies))), unmatched...)
 	}
 	// Something failed: evaluate that group policy by policy to find
 	// which, so the others still report. Findings stay in policy order.
@@ -425,7 +433,7 @@ func (e *Engine) Evaluate(ctx context.Context, r *manifest.Resource, call Call) 
 		}
 		out = append(out, e.findings(r, pb, []int{i})...)
 	}
-	return out
+	return append(out, unmatched...)
 }
 
 // eval runs one prepared query under the per-evaluation timeout and

@@ -2,11 +2,14 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/manifest"
@@ -450,5 +453,50 @@ func TestCompileErrorReportedOnce(t *testing.T) {
 	}
 	if strings.Contains(errs[0].Message, collectRule) || !strings.Contains(errs[0].Message, "var msg is unsafe in rule violation") {
 		t.Fatalf("error: %s", errs[0].Message)
+	}
+}
+
+// TestInstanceMatchError: an instance whose match cannot be decided is not
+// evaluated and gives its policy an error finding naming the instance; the
+// policy's other instances still report, and the match gets the
+// evaluation's context.
+func TestInstanceMatchError(t *testing.T) {
+	src := `package k8shit
+violation[{"msg": msg}] {
+  msg := sprintf("hit %v", [input.parameters.n])
+}
+`
+	type key struct{}
+	set := load(t, map[string]string{"gk.rego": src})
+	for _, p := range set.Policies {
+		if p.Name != "k8shit" {
+			continue
+		}
+		p.Style = policy.StyleGatekeeper
+		p.Instances = []policy.Instance{
+			{Name: "fails", Parameters: map[string]any{"n": 1}, Match: func(ctx context.Context, _ *manifest.Resource, _ ast.Value) (bool, error) {
+				if ctx.Value(key{}) != "the call's" {
+					return false, errors.New("match without the evaluation's context")
+				}
+				return true, errors.New("the Namespace cannot be read")
+			}},
+			{Name: "matches", Parameters: map[string]any{"n": 2}, Match: func(context.Context, *manifest.Resource, ast.Value) (bool, error) {
+				return true, nil
+			}},
+		}
+	}
+	e := newEngine(t, set)
+	ctx := context.WithValue(context.Background(), key{}, "the call's")
+	fs := e.Evaluate(ctx, resource(t, privilegedDeployment), Call{})
+	if len(fs) != 2 {
+		t.Fatalf("want the error of fails and the finding of matches, got %+v", fs)
+	}
+	slices.SortFunc(fs, func(a, b finding.Finding) int { return strings.Compare(a.Constraint, b.Constraint) })
+	if f := fs[0]; f.Kind != finding.KindError || f.Constraint != "fails" || f.Policy != "k8shit" ||
+		f.Message != "policy evaluation failed: the Namespace cannot be read" {
+		t.Errorf("error finding = %+v", f)
+	}
+	if f := fs[1]; f.Kind == finding.KindError || f.Constraint != "matches" || f.Message != "hit 2" {
+		t.Errorf("finding = %+v", f)
 	}
 }

@@ -1,23 +1,26 @@
 package engine
 
 import (
+	"context"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/manifest"
 )
 
 // input builds one object that serves every policy style at once:
 // attest policies read resource/parameters/context, Gatekeeper-style ones
 // read review/parameters, and conftest packages get input.resource moved
-// to the top by a `with` in the query.
-func (e *Engine) input(r *manifest.Resource, call Call) ast.Value {
-	ctx := e.context
+// to the top by a `with` in the query. The error findings are the
+// instances whose match could not be decided (nil when there are none).
+func (e *Engine) input(ctx context.Context, r *manifest.Resource, call Call) (ast.Value, []finding.Finding) {
+	callCtx := e.context
 	if call.Operation != "" {
 		obj := e.context.Value.(ast.Object).Copy()
 		obj.Insert(ast.StringTerm("operation"), ast.StringTerm(call.Operation))
-		ctx = ast.NewTerm(obj)
+		callCtx = ast.NewTerm(obj)
 	}
 	obj := ast.NewTerm(r.Value)
 	var rev *ast.Term
@@ -27,25 +30,35 @@ func (e *Engine) input(r *manifest.Resource, call Call) ast.Value {
 	items := [][2]*ast.Term{
 		ast.Item(ast.StringTerm("resource"), obj),
 		ast.Item(ast.StringTerm("parameters"), ast.ObjectTerm()),
-		ast.Item(ast.StringTerm("context"), ctx),
+		ast.Item(ast.StringTerm("context"), callCtx),
 	}
 	if rev != nil {
 		items = append(items, ast.Item(ast.StringTerm("review"), rev))
 	}
+	var unmatched []finding.Finding
 	if len(e.slots) > 0 {
 		inputs := ast.NewObject()
 		for _, sl := range e.slots {
 			// The match runs in Go, before evaluation: Gatekeeper's match
 			// needs the namespace's labels, which Rego does not see. An
-			// instance that does not match gets an empty input.
-			if sl.instance && sl.match != nil && !sl.match(r, call.OldObject) {
-				inputs.Insert(sl.key, ast.ObjectTerm())
-				continue
+			// instance that does not match, or whose match fails, gets an
+			// empty input.
+			if sl.instance && sl.match != nil {
+				ok, err := sl.match(ctx, r, call.OldObject)
+				if err != nil {
+					f := e.errorFinding(r, e.c.policies[sl.policy], err)
+					f.Constraint = sl.name
+					unmatched = append(unmatched, f)
+				}
+				if !ok || err != nil {
+					inputs.Insert(sl.key, ast.ObjectTerm())
+					continue
+				}
 			}
 			own := [][2]*ast.Term{
 				ast.Item(ast.StringTerm("resource"), obj),
 				ast.Item(ast.StringTerm("parameters"), sl.params),
-				ast.Item(ast.StringTerm("context"), ctx),
+				ast.Item(ast.StringTerm("context"), callCtx),
 			}
 			if rev != nil {
 				own = append(own, ast.Item(ast.StringTerm("review"), rev))
@@ -57,7 +70,7 @@ func (e *Engine) input(r *manifest.Resource, call Call) ast.Value {
 		}
 		items = append(items, ast.Item(ast.StringTerm(inputsKey), ast.NewTerm(inputs)))
 	}
-	return ast.NewObject(items...)
+	return ast.NewObject(items...), unmatched
 }
 
 // review is Gatekeeper's input.review for an object under admission (or,

@@ -27,6 +27,19 @@ type Object struct {
 type Namespace struct {
 	Name   string
 	Labels map[string]string
+	// load, when set, reads Labels from the cluster the first time a
+	// namespaceSelector needs them (admission with a NamespaceLookup):
+	// the other criteria need only the name, so a review that no
+	// selector reaches costs no lookup.
+	load func() (map[string]string, error)
+}
+
+// labels are the Namespace's labels, read from the cluster if need be.
+func (n *Namespace) labels() (map[string]string, error) {
+	if n.load != nil {
+		return n.load()
+	}
+	return n.Labels, nil
 }
 
 // objectOf reads a resource for matching. The namespace is the object's
@@ -129,7 +142,9 @@ var errMissingNamespace = errors.New("namespace selector for namespace-scoped ob
 // apply. A namespaceSelector does not apply to an object that names no
 // namespace and came without a Namespace; on an object that names one but
 // came without its Namespace it cannot be evaluated: errMissingNamespace,
-// which Gatekeeper turns into a violation (autoreject).
+// which Gatekeeper turns into a violation (autoreject). A Namespace whose
+// labels are read from the cluster fails the match with the lookup's
+// error when they cannot be had.
 func (m *Match) Matches(o Object, ns *Namespace) (bool, error) {
 	if len(m.Kinds) > 0 && !slices.ContainsFunc(m.Kinds, func(k KindMatch) bool {
 		return anyOrContains(k.Kinds, o.Kind) && anyOrContains(k.APIGroups, o.Group)
@@ -180,7 +195,11 @@ func (m *Match) Matches(o Object, ns *Namespace) (bool, error) {
 		case ns == nil:
 			return false, errMissingNamespace
 		default:
-			if !m.NamespaceSelector.Matches(ns.Labels) {
+			labels, err := ns.labels()
+			if err != nil {
+				return false, err
+			}
+			if !m.NamespaceSelector.Matches(labels) {
 				return false, nil
 			}
 		}

@@ -2,6 +2,8 @@ package gatekeeper
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,6 +30,20 @@ type Set struct {
 	inventory   bool
 	nsSelector  bool
 	mode        matchMode
+	lookup      NamespaceLookup // admission: the cluster's Namespaces; nil: none
+}
+
+// NamespaceLookup reads Namespaces from the cluster, for a
+// namespaceSelector at admission (attest serve) on an object in a
+// namespace that is not among the observed objects. Gatekeeper's webhook
+// reads the request's Namespace from its informer cache, and straight from
+// the API server when the cache does not have it (yet).
+type NamespaceLookup interface {
+	// Labels gives the labels of the Namespace called name, and false
+	// when the cluster has no such Namespace. An error means it could not
+	// be read. The map is only read. It is called from many goroutines at
+	// once.
+	Labels(ctx context.Context, name string) (map[string]string, bool, error)
 }
 
 // matchMode is which Namespace object comes with a review, the one place
@@ -47,11 +63,14 @@ const (
 	// Namespace of the request's namespace when the case's inventory has
 	// it, else with none (and an object naming no namespace with none).
 	modeVerify
-	// modeAdmission is the webhook's (attest serve): as verify, from the
-	// namespaces the set knows. Gatekeeper reads the Namespace from the
-	// cluster, which attest serve does not see, so there a
-	// namespaceSelector on an unknown namespace does not match instead of
-	// rejecting every object.
+	// modeAdmission is the webhook's (attest serve): an object comes with
+	// the Namespace of the request's namespace (none without one), as in
+	// verify. Its labels come from the observed objects, else from the
+	// set's NamespaceLookup (the cluster), as Gatekeeper's webhook reads
+	// them. When that lookup fails, or says the Namespace does not exist,
+	// a namespaceSelector that needs the labels fails the review (the
+	// webhook refuses the request); without a lookup the selector does not
+	// match instead of rejecting every object.
 	modeAdmission
 )
 
@@ -59,6 +78,7 @@ type buildOptions struct {
 	point   string
 	cluster *Cluster
 	mode    *matchMode
+	lookup  NamespaceLookup
 }
 
 // withMode sets the match mode (default: admission at the validation
@@ -77,6 +97,14 @@ func WithEnforcementPoint(p string) BuildOption { return func(o *buildOptions) {
 // read (default: an empty cluster that Observe fills).
 func WithCluster(c *Cluster) BuildOption { return func(o *buildOptions) { o.cluster = c } }
 
+// WithNamespaceLookup gives the set the cluster's Namespaces, which the
+// admission match (the validation enforcement point) consults for a
+// namespaceSelector after the observed Namespaces. gator test and gator
+// verify never read it: their Namespaces are the inputs'. Nil is none.
+func WithNamespaceLookup(l NamespaceLookup) BuildOption {
+	return func(o *buildOptions) { o.lookup = l }
+}
+
 // Build checks templates and constraints as Gatekeeper's admission of them
 // would: each template's Rego compiles alone, each constraint names a known
 // template and its parameters fit the template's schema. What fails is
@@ -89,7 +117,7 @@ func Build(objs Objects, opts ...BuildOption) (*Set, []finding.Error) {
 	if o.cluster == nil {
 		o.cluster = NewCluster()
 	}
-	s := &Set{constraints: map[string][]*Constraint{}, point: o.point, cluster: o.cluster, mode: modeGatorTest}
+	s := &Set{constraints: map[string][]*Constraint{}, point: o.point, cluster: o.cluster, mode: modeGatorTest, lookup: o.lookup}
 	switch {
 	case o.mode != nil:
 		s.mode = *o.mode
@@ -211,19 +239,30 @@ func (s *Set) Policies() ([]*policy.Policy, []*policy.Module, []finding.Error) {
 	return pols, mods, errs
 }
 
-func (s *Set) matcher(c *Constraint) func(r *manifest.Resource, old ast.Value) bool {
-	return func(r *manifest.Resource, old ast.Value) bool {
-		ok, err := s.review(&c.Match, r, old)
-		return ok && err == nil
+// matcher is a constraint's match. A missing Namespace is no match (the
+// constraint's autoreject instance reports it, outside admission); a
+// Namespace that cannot be read from the cluster is an error, which
+// fails the review.
+func (s *Set) matcher(c *Constraint) func(ctx context.Context, r *manifest.Resource, old ast.Value) (bool, error) {
+	return func(ctx context.Context, r *manifest.Resource, old ast.Value) (bool, error) {
+		ok, err := s.review(ctx, &c.Match, r, old)
+		switch {
+		case err == nil:
+			return ok, nil
+		case errors.Is(err, errMissingNamespace):
+			return false, nil
+		}
+		return false, fmt.Errorf("constraint %s: %w", c.Name, err)
 	}
 }
 
 // autorejecter is the match of a constraint's autoreject instance: the
-// review's match fails (Gatekeeper's client reports that as a violation).
-func (s *Set) autorejecter(c *Constraint) func(r *manifest.Resource, old ast.Value) bool {
-	return func(r *manifest.Resource, old ast.Value) bool {
-		_, err := s.review(&c.Match, r, old)
-		return err != nil
+// review's match fails for want of the Namespace (Gatekeeper's client
+// reports that as a violation).
+func (s *Set) autorejecter(c *Constraint) func(ctx context.Context, r *manifest.Resource, old ast.Value) (bool, error) {
+	return func(ctx context.Context, r *manifest.Resource, old ast.Value) (bool, error) {
+		_, err := s.review(ctx, &c.Match, r, old)
+		return errors.Is(err, errMissingNamespace), nil
 	}
 }
 
@@ -232,8 +271,8 @@ func (s *Set) autorejecter(c *Constraint) func(r *manifest.Resource, old ast.Val
 // the old object meets every criterion, both with the review's Namespace.
 // A match that fails (errMissingNamespace) on the object, or on the old
 // object after the object did not match, fails the review.
-func (s *Set) review(m *Match, r *manifest.Resource, old ast.Value) (bool, error) {
-	ns := s.namespaceOf(r)
+func (s *Set) review(ctx context.Context, m *Match, r *manifest.Resource, old ast.Value) (bool, error) {
+	ns := s.namespaceOf(ctx, r)
 	ok, err := m.Matches(objectOf(r), ns)
 	if ok || err != nil || old == nil {
 		return ok, err
@@ -248,7 +287,7 @@ func (s *Set) review(m *Match, r *manifest.Resource, old ast.Value) (bool, error
 // none), by the set's match mode. For a manifest r.Namespace is its
 // metadata.namespace; for an admission request it is the request's
 // namespace.
-func (s *Set) namespaceOf(r *manifest.Resource) *Namespace {
+func (s *Set) namespaceOf(ctx context.Context, r *manifest.Resource) *Namespace {
 	name := r.Namespace
 	if s.mode == modeGatorTest {
 		if name == "" {
@@ -265,7 +304,46 @@ func (s *Set) namespaceOf(r *manifest.Resource) *Namespace {
 	if name == "" {
 		return nil
 	}
-	return s.cluster.namespaceObject(name)
+	if ns := s.cluster.namespaceObject(name); ns != nil || s.mode != modeAdmission || s.lookup == nil {
+		return ns
+	}
+	if r.APIVersion == "v1" && r.Kind == "Namespace" {
+		// A Namespace is matched by its own name and labels; Gatekeeper's
+		// webhook hands it no Namespace (a server-side apply request names
+		// the Namespace itself as the request's namespace).
+		return nil
+	}
+	return s.clusterNamespace(ctx, name)
+}
+
+// clusterNamespace is the Namespace called name as the set's lookup reads
+// it, when a namespaceSelector first needs its labels (once per review:
+// the object and the old object share it). A Namespace the cluster does
+// not have fails the review, as in Gatekeeper's webhook, which refuses a
+// request whose Namespace it cannot get.
+func (s *Set) clusterNamespace(ctx context.Context, name string) *Namespace {
+	ns := &Namespace{Name: name}
+	var (
+		read bool
+		err  error
+	)
+	ns.load = func() (map[string]string, error) {
+		if read {
+			return ns.Labels, err
+		}
+		read = true
+		labels, found, lerr := s.lookup.Labels(ctx, name)
+		switch {
+		case lerr != nil:
+			err = fmt.Errorf("cannot read the labels of Namespace %q for the namespaceSelector: %w", name, lerr)
+		case !found:
+			err = fmt.Errorf("no Namespace %q in the cluster, whose labels the namespaceSelector needs", name)
+		default:
+			ns.Labels = labels
+		}
+		return ns.Labels, err
+	}
+	return ns
 }
 
 // autorejectSource is what a review whose match fails yields, in
@@ -309,8 +387,9 @@ namespace := n if {
 // violation with the constraint's enforcement action. It has the
 // template's name and one instance per constraint with a
 // namespaceSelector, whose match is "the match failed"; nil when no
-// constraint needs one, and always in admission mode (attest serve does
-// not see the cluster's Namespaces).
+// constraint needs one, and always in admission mode (there the
+// Namespace comes from the cluster, and one that cannot be read fails the
+// review; without a NamespaceLookup the selector does not match).
 func (s *Set) autorejectPolicy(ct *compiledTemplate) (*policy.Policy, *policy.Module) {
 	if s.mode == modeAdmission {
 		return nil, nil

@@ -6,6 +6,7 @@ package policy
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -116,8 +117,11 @@ type Instance struct {
 	Enforcement finding.Enforcement
 	// Match says whether the instance applies to a resource (old is the
 	// object before an UPDATE, or nil). Nil matches everything. It is
-	// called from many goroutines at once.
-	Match func(r *manifest.Resource, old ast.Value) bool
+	// called from many goroutines at once, with the evaluation's context.
+	// An error means the match cannot be decided (a Namespace whose labels
+	// could not be read from the cluster): the instance is not evaluated
+	// and the resource gets an error finding of the policy instead.
+	Match func(ctx context.Context, r *manifest.Resource, old ast.Value) (bool, error)
 }
 
 // ResultRuleName reports whether a rule name produces findings: violation,
