@@ -40,6 +40,8 @@ type serveFlags struct {
 	fetchTimeout time.Duration
 	clientCA     string
 	exemptTTL    time.Duration
+	kubeconfig   string
+	clusterNS    bool
 }
 
 func newServeCmd(s Streams) *cobra.Command {
@@ -82,6 +84,8 @@ See docs/serve.md.`,
 	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback HOST:PORT (off when empty)")
 	fl.DurationVar(&f.poll, "poll-interval", server.DefaultPoll, "how often the bundle URL and local policy files are checked for changes (0: never)")
 	fl.DurationVar(&f.fetchTimeout, "bundle-timeout", 30*time.Second, "deadline for one bundle download")
+	fl.BoolVar(&f.clusterNS, "cluster-namespaces", true, "read the cluster's Namespace labels for Gatekeeper namespaceSelectors (through --kubeconfig, else the pod's service account; outside a pod without --kubeconfig they are not read)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig FILE for the cluster whose Namespaces are read (default: the pod's service account)")
 	return c
 }
 
@@ -104,6 +108,21 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 		// project's first load and every sync read through it.
 		opts.StoreExemptions = gopts.cache
 	}
+	var cluster server.ClusterCache
+	switch {
+	case f.clusterNS:
+		ns, err := server.ClusterNamespaces(f.kubeconfig, logger)
+		if err != nil {
+			return usageError{err}
+		}
+		if ns != nil {
+			// Every load of the policies (bundle reloads too) builds
+			// its Gatekeeper constraints with opts, so with this lookup.
+			opts.NamespaceLookup, cluster = ns, ns
+		}
+	case f.kubeconfig != "":
+		return usageError{errors.New("--kubeconfig is only read with --cluster-namespaces")}
+	}
 	src, err := server.NewSource(opts, server.WithFetchOptions(bundle.WithFetchTimeout(f.fetchTimeout)))
 	if err != nil {
 		return err
@@ -123,6 +142,9 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 		server.WithRuntimeTuning(os.Getenv),
 	}
 	sopts = append(sopts, gopts.opts...)
+	if cluster != nil {
+		sopts = append(sopts, server.WithClusterCache(cluster))
+	}
 	if f.certFile != "" || f.keyFile != "" {
 		sopts = append(sopts, server.WithTLS(f.certFile, f.keyFile))
 	}

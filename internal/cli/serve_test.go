@@ -82,6 +82,9 @@ func TestBundleCommands(t *testing.T) {
 
 func TestServeCommand(t *testing.T) {
 	inExamples(t)
+	// Not in a pod (whatever machine runs the tests): no cluster to read.
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("KUBERNETES_SERVICE_PORT", "")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -124,11 +127,31 @@ func TestServeCommand(t *testing.T) {
 		t.Errorf("X-Attest-Exit-Code %q, CLI exit %d", resp.Header.Get("X-Attest-Exit-Code"), want.code)
 	}
 	cancel()
-	if r := <-done; r.code != 0 {
+	r := <-done
+	if r.code != 0 {
 		t.Fatalf("serve exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, `"level":"INFO","msg":"not running in a Kubernetes pod and no --kubeconfig: Namespace labels are not read`) {
+		t.Errorf("no log that Namespace labels are not read:\n%s", r.stderr)
 	}
 	// Not loopback without TLS: refused.
 	if r := runCmd(t, context.Background(), "serve", "--addr", "0.0.0.0:0"); r.code != 2 || !strings.Contains(r.stderr, "loopback") {
 		t.Errorf("plain HTTP on 0.0.0.0: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestServeKubeconfig: a kubeconfig that cannot be loaded is a
+// configuration error (exit 2, before anything is served), and so is one
+// given while the cluster's Namespaces are not to be read.
+func TestServeKubeconfig(t *testing.T) {
+	inExamples(t)
+	missing := filepath.Join(t.TempDir(), "kubeconfig")
+	r := runCmd(t, context.Background(), "serve", "--addr", "127.0.0.1:0", "--kubeconfig", missing)
+	if r.code != 2 || !strings.Contains(r.stderr, "--cluster-namespaces") || !strings.Contains(r.stderr, "kubeconfig "+missing+": open ") {
+		t.Errorf("missing kubeconfig: exit %d %s", r.code, r.stderr)
+	}
+	r = runCmd(t, context.Background(), "serve", "--addr", "127.0.0.1:0", "--cluster-namespaces=false", "--kubeconfig", missing)
+	if r.code != 2 || !strings.Contains(r.stderr, "--kubeconfig is only read with --cluster-namespaces") {
+		t.Errorf("--kubeconfig with --cluster-namespaces=false: exit %d %s", r.code, r.stderr)
 	}
 }

@@ -18,7 +18,9 @@ import (
 // so opa_enabled: false leaves these alone) adds the ConstraintTemplates and Constraints found among
 // the policy paths to set, when policy.gatekeeper_enabled (default true)
 // allows, and returns the engine options they need: the first pass that
-// builds data.inventory and learns the namespaces' labels.
+// builds data.inventory and learns the namespaces' labels. In admission
+// mode the constraints also read the cluster's Namespaces through
+// o.NamespaceLookup, when there is one.
 func (p *Project) loadGatekeeper(ctx context.Context, cfg *config.Config, o Options, set *policy.Set) []engine.Option {
 	if cfg.Policy.GatekeeperEnabled != nil && !*cfg.Policy.GatekeeperEnabled {
 		return nil
@@ -44,11 +46,12 @@ func (p *Project) loadGatekeeper(ctx context.Context, cfg *config.Config, o Opti
 	if len(objs.Templates) == 0 && len(objs.Constraints) == 0 {
 		return nil
 	}
-	point := gatekeeper.PointGator
+	bopts := []gatekeeper.BuildOption{gatekeeper.WithEnforcementPoint(gatekeeper.PointGator)}
 	if o.Mode == "admission" {
-		point = gatekeeper.PointValidation
+		bopts = []gatekeeper.BuildOption{gatekeeper.WithEnforcementPoint(gatekeeper.PointValidation),
+			gatekeeper.WithNamespaceLookup(o.NamespaceLookup)}
 	}
-	gk, berrs := gatekeeper.Build(objs, gatekeeper.WithEnforcementPoint(point))
+	gk, berrs := gatekeeper.Build(objs, bopts...)
 	p.Errors = append(p.Errors, berrs...)
 	pols, mods, perrs := gk.Policies()
 	p.Errors = append(p.Errors, perrs...)

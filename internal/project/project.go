@@ -49,6 +49,11 @@ type Options struct {
 	// StoreExemptions, when set, supplies the store's exemptions instead
 	// of opening the store (the server passes its cached provider).
 	StoreExemptions exemption.Provider
+	// NamespaceLookup, in admission mode, gives the Gatekeeper
+	// constraints' namespaceSelector the cluster's Namespaces (attest
+	// serve reads them with internal/kube); nil: only the Namespaces
+	// among the inputs. The CLI's modes never read it.
+	NamespaceLookup gatekeeper.NamespaceLookup
 }
 
 // Project is everything loaded.

@@ -106,6 +106,7 @@ type options struct {
 	pprofAddr    string         // pprof.go
 	gc           *gctune.Server // nil: the process's collector settings are left alone
 	gov          govOptions     // approval store, client CAs (storesync.go)
+	cluster      ClusterCache   // nil: nothing read from the cluster (cluster.go)
 }
 
 // Option configures New.
@@ -285,6 +286,10 @@ func (s *Server) Handler() http.Handler {
 			http.Error(w, "policies not loaded yet", http.StatusServiceUnavailable)
 			return
 		}
+		if !s.clusterSynced() {
+			http.Error(w, "the cluster's Namespaces not read yet", http.StatusServiceUnavailable)
+			return
+		}
 		io.WriteString(w, "ok\n")
 	})
 	return mux
@@ -349,6 +354,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	defer stopPprof()
+	if s.o.cluster != nil {
+		// Read while the policies compile; it stops with ctx.
+		s.o.cluster.Start(ctx)
+	}
 	if s.o.gc != nil {
 		s.o.gc.Start()
 		gctx, stop := context.WithCancel(ctx)
