@@ -12,6 +12,11 @@
 // The binaries go to the repository's .bin/ (ignored by git). `go build` runs
 // every time: it is a second when nothing changed, several minutes the
 // first time for kube-apiserver (see docs/testing.md).
+//
+// attest serve reads the cluster's Namespaces (for Gatekeeper's
+// namespaceSelector) through a kubeconfig for a user named as its
+// ServiceAccount in deploy/, which may do nothing until the test grants
+// it a get alone, and then deploy/rbac.yaml itself.
 package kube
 
 import (
@@ -49,6 +54,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -113,7 +119,7 @@ func TestAdmissionWebhookOnRealAPIServer(t *testing.T) {
 	// attest serve with TLS from a generated CA, on a project that makes
 	// resource-limits warn-mode and honours annotation exemptions.
 	pki := newPKI(t, tmp)
-	at := startAttest(t, bin.attest, pki, writeProject(t, tmp), tmp)
+	at := startAttest(t, bin.attest, pki, writeProject(t, tmp), writeKubeconfig(t, kube, tmp), tmp)
 
 	// deploy/webhook.yaml, the file itself, pointed at this attest.
 	want := readWebhookConfig(t, filepath.Join(root, "deploy", "webhook.yaml"))
@@ -184,6 +190,10 @@ func TestAdmissionWebhookOnRealAPIServer(t *testing.T) {
 			t.Errorf("ServiceAccount %s/web: attest warned %q", n, w)
 		}
 	}
+
+	t.Run("a Gatekeeper namespaceSelector reads the cluster's Namespaces", func(t *testing.T) {
+		testNamespaceSelector(t, client, at, root)
+	})
 
 	t.Run("a privileged pod is refused with attest's message", func(t *testing.T) {
 		_, err := client.CoreV1().Pods(ns["privileged"]).Create(ctx, privilegedPod("privileged"), metav1.CreateOptions{})
@@ -317,6 +327,216 @@ func TestAdmissionWebhookOnRealAPIServer(t *testing.T) {
 			t.Errorf("pod in kube-system refused with attest down: %v", err)
 		}
 	})
+}
+
+// gatekeeperMessage is the denial of writeProject's constraint for a pod in
+// namespace ns, as attest's status message writes it.
+func gatekeeperMessage(ns string) string {
+	return "[k8se2edenypods] no pods in " + ns + ": its Namespace is labelled e2e-gatekeeper=enforce"
+}
+
+// testNamespaceSelector: attest serve reads the labels of the request's
+// Namespace from the cluster for a Gatekeeper namespaceSelector, as
+// Gatekeeper's webhook does. It starts with no permission to read them,
+// is granted a get (so every Namespace is read from the API server, the
+// cache cannot fill), then deploy/rbac.yaml (the cache fills and /readyz
+// turns 200).
+func testNamespaceSelector(t *testing.T, client kubernetes.Interface, at *attestServer, root string) {
+	ctx := t.Context()
+	const enforced, free = "e2e-gk-enforced", "e2e-gk-free"
+	enforce := map[string]string{"e2e-gatekeeper": "enforce"}
+	createNamespace := func(name string, labels map[string]string) {
+		t.Helper()
+		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		createServiceAccount(t, client, name, "default")
+		createServiceAccount(t, client, name, "web")
+	}
+	createNamespace(enforced, enforce)
+	createNamespace(free, nil)
+	createPod := func(ns string, dryRun bool) error {
+		opts := metav1.CreateOptions{}
+		if dryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		_, err := client.CoreV1().Pods(ns).Create(ctx, compliantPod("web", nil), opts)
+		return err
+	}
+	// refused: the pod is refused by the constraint, with its message, and
+	// not stored.
+	refused := func(ns string) {
+		t.Helper()
+		err := createPod(ns, false)
+		if err == nil {
+			t.Errorf("pod in %s admitted; want %q", ns, gatekeeperMessage(ns))
+			return
+		}
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `admission webhook "`+webhookName+`" denied the request`) ||
+			!strings.Contains(err.Error(), gatekeeperMessage(ns)) {
+			t.Errorf("pod in %s: %v; want attest's denial %q", ns, err, gatekeeperMessage(ns))
+		}
+		assertNotFound(t, client, ns, "web")
+	}
+	admitted := func(ns string) {
+		t.Helper()
+		if err := createPod(ns, false); err != nil {
+			t.Errorf("pod in %s refused: %v", ns, err)
+			return
+		}
+		if err := client.CoreV1().Pods(ns).Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+			t.Error(err)
+		}
+	}
+	readyz := func() (int, string) {
+		t.Helper()
+		code, body, err := at.readyz()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code, body
+	}
+
+	// 1. attest's user may not read Namespaces: it cannot tell whether
+	// the constraint applies, and refuses, saying why (Gatekeeper's
+	// webhook refuses a request whose Namespace it cannot get). It is not
+	// ready: its cache cannot fill.
+	if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(body, namespacesNotRead) {
+		t.Fatalf("/readyz without RBAC: %d %q, want 503 %q", code, body, namespacesNotRead)
+	}
+	err := createPod(enforced, false)
+	wantErr := `[k8se2edenypods] policy evaluation failed: constraint enforced-namespaces: cannot read the labels of Namespace "` + enforced + `" for the namespaceSelector: read Namespace ` + enforced + ` from the API server: namespaces "` + enforced + `" is forbidden: User "` + attestUser + `" cannot get resource "namespaces"`
+	if err == nil || !strings.Contains(err.Error(), wantErr) {
+		t.Fatalf("pod in %s with Namespaces unreadable: %v; want a refusal with %q", enforced, err, wantErr)
+	}
+	assertNotFound(t, client, enforced, "web")
+
+	// 2. get alone: every Namespace is read from the API server (list and
+	// watch are still refused, so the cache stays empty and attest
+	// unready), and the constraint decides.
+	getOnly := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "e2e-namespace-get"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get"}}}}
+	getBinding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "e2e-namespace-get"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: getOnly.Name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "attest", Namespace: "attest-system"}}}
+	if _, err := client.RbacV1().ClusterRoles().Create(ctx, getOnly, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.RbacV1().ClusterRoleBindings().Create(ctx, getBinding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "attest's get of Namespaces to be allowed", 30*time.Second, []*process{at.proc}, func() (bool, error) {
+		err := createPod(enforced, true)
+		return err != nil && strings.Contains(err.Error(), gatekeeperMessage(enforced)), err
+	})
+	refused(enforced)
+	admitted(free)
+	// A Namespace created just now, and a pod in it at once.
+	createNamespace("e2e-gk-new", enforce)
+	refused("e2e-gk-new")
+	if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(body, namespacesNotRead) {
+		t.Errorf("/readyz with get alone: %d %q, want 503: the cache cannot be filled", code, body)
+	}
+	for _, ns := range []string{enforced, free, "e2e-gk-new"} {
+		if !logged(t, at, ns) {
+			t.Errorf("attest's log does not say Namespace %s was read from the API server", ns)
+		}
+	}
+
+	// 3. deploy/rbac.yaml, as written: attest reads and watches the
+	// Namespaces, its cache fills, /readyz turns 200, and Namespaces
+	// created or relabelled afterwards are seen.
+	if err := client.RbacV1().ClusterRoleBindings().Delete(ctx, getBinding.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	applyRBAC(t, client, filepath.Join(root, "deploy", "rbac.yaml"))
+	poll(t, "attest's /readyz with deploy/rbac.yaml", 2*time.Minute, []*process{at.proc}, func() (bool, error) {
+		code, body, err := at.readyz()
+		return err == nil && code == http.StatusOK, fmt.Errorf("%d %s %v", code, body, err)
+	})
+	refused(enforced)
+	admitted(free)
+	createNamespace("e2e-gk-late", enforce)
+	refused("e2e-gk-late")
+	// Labelling a Namespace reaches attest through its watch.
+	nsObj, err := client.CoreV1().Namespaces().Get(ctx, free, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsObj.Labels = maps.Clone(nsObj.Labels)
+	maps.Copy(nsObj.Labels, enforce)
+	if _, err := client.CoreV1().Namespaces().Update(ctx, nsObj, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the new label to reach attest", 30*time.Second, []*process{at.proc}, func() (bool, error) {
+		err := createPod(free, true)
+		return err != nil && strings.Contains(err.Error(), gatekeeperMessage(free)), err
+	})
+	refused(free)
+}
+
+// logged reports whether attest's log says it read Namespace ns from the
+// API server (not from its cache).
+func logged(t *testing.T, at *attestServer, ns string) bool {
+	t.Helper()
+	data, err := os.ReadFile(at.proc.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var rec struct {
+			Msg       string `json:"msg"`
+			Namespace string `json:"namespace"`
+		}
+		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Namespace == ns && strings.Contains(rec.Msg, "read from the API server") {
+			return true
+		}
+	}
+	return false
+}
+
+// applyRBAC creates the ClusterRoles and ClusterRoleBindings of a file of
+// deploy/, read strictly.
+func applyRBAC(t *testing.T, client kubernetes.Interface, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roles, bindings int
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		var meta metav1.TypeMeta
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		switch meta.Kind {
+		case "ClusterRole":
+			var r rbacv1.ClusterRole
+			if err := yaml.UnmarshalStrict([]byte(doc), &r); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if _, err := client.RbacV1().ClusterRoles().Create(t.Context(), &r, metav1.CreateOptions{}); err != nil {
+				t.Fatalf("%s: ClusterRole %s: %v", path, r.Name, err)
+			}
+			roles++
+		case "ClusterRoleBinding":
+			var b rbacv1.ClusterRoleBinding
+			if err := yaml.UnmarshalStrict([]byte(doc), &b); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if _, err := client.RbacV1().ClusterRoleBindings().Create(t.Context(), &b, metav1.CreateOptions{}); err != nil {
+				t.Fatalf("%s: ClusterRoleBinding %s: %v", path, b.Name, err)
+			}
+			bindings++
+		default:
+			t.Fatalf("%s: unexpected kind %q", path, meta.Kind)
+		}
+	}
+	if roles == 0 || bindings == 0 {
+		t.Fatalf("%s: %d ClusterRoles and %d ClusterRoleBindings, want both", path, roles, bindings)
+	}
 }
 
 // ---- objects ----
@@ -765,8 +985,36 @@ func startEtcd(t *testing.T, bin, tmp string) string {
 // ---- kube-apiserver ----
 
 type apiServer struct {
-	config *rest.Config
-	user   string
+	config      *rest.Config
+	user        string
+	attestToken string // attestUser's
+}
+
+// attestUser is the ServiceAccount attest runs as in deploy/
+// (attest-system/attest), as the API server names it.
+const attestUser = "system:serviceaccount:attest-system:attest"
+
+// writeKubeconfig gives attest serve the API server, as attestUser.
+func writeKubeconfig(t *testing.T, kube *apiServer, tmp string) string {
+	t.Helper()
+	path := filepath.Join(tmp, "attest.kubeconfig")
+	writeFile(t, path, []byte(`apiVersion: v1
+kind: Config
+clusters:
+  - name: e2e
+    cluster:
+      server: `+kube.config.Host+`
+      certificate-authority: `+kube.config.TLSClientConfig.CAFile+`
+users:
+  - name: attest
+    user:
+      token: `+kube.attestToken+`
+contexts:
+  - name: e2e
+    context: {cluster: e2e, user: attest}
+current-context: e2e
+`))
+	return path
 }
 
 func startAPIServer(t *testing.T, bin, etcdURL, tmp string) *apiServer {
@@ -783,8 +1031,16 @@ func startAPIServer(t *testing.T, bin, etcdURL, tmp string) *apiServer {
 	}
 	token := hex.EncodeToString(tok)
 	const user = "e2e-admin"
+	// And one for attest serve, as the ServiceAccount of deploy/ would
+	// authenticate (RBAC matches a ServiceAccount subject by this name);
+	// no permissions until the test grants them.
+	if _, err := rand.Read(tok); err != nil {
+		t.Fatal(err)
+	}
+	attestToken := hex.EncodeToString(tok)
 	tokens := filepath.Join(dir, "tokens.csv")
-	writeFile(t, tokens, []byte(token+","+user+",e2e-admin-uid,\"system:masters\"\n"))
+	writeFile(t, tokens, []byte(token+","+user+",e2e-admin-uid,\"system:masters\"\n"+
+		attestToken+","+attestUser+",e2e-attest-uid,\"system:serviceaccounts,system:serviceaccounts:attest-system\"\n"))
 	// The ServiceAccount token signing key.
 	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -837,7 +1093,8 @@ func startAPIServer(t *testing.T, bin, etcdURL, tmp string) *apiServer {
 		return code == http.StatusOK && body == "ok", fmt.Errorf("%d %s", code, body)
 	})
 	return &apiServer{
-		user: user,
+		user:        user,
+		attestToken: attestToken,
 		config: &rest.Config{
 			Host:            host,
 			BearerToken:     token,
@@ -922,10 +1179,40 @@ func newPKI(t *testing.T, tmp string) *pkiFiles {
 }
 
 // writeProject makes the project attest serves: the built-in library, with
-// resource-limits in warn mode and annotation exemptions honoured.
+// resource-limits in warn mode and annotation exemptions honoured, and a
+// Gatekeeper constraint that refuses every Pod in the e2e-gk-* namespaces
+// whose Namespace is labelled e2e-gatekeeper: enforce.
 func writeProject(t *testing.T, tmp string) string {
 	t.Helper()
 	dir := filepath.Join(tmp, "project")
+	writeFile(t, filepath.Join(dir, "policies", "gatekeeper.yaml"), []byte(`apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8se2edenypods
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sE2EDenyPods
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8se2edenypods
+        violation[{"msg": msg}] {
+          msg := sprintf("no pods in %v: its Namespace is labelled e2e-gatekeeper=enforce", [input.review.namespace])
+        }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sE2EDenyPods
+metadata:
+  name: enforced-namespaces
+spec:
+  match:
+    kinds: [{apiGroups: [""], kinds: [Pod]}]
+    namespaces: ["e2e-gk-*"]
+    namespaceSelector:
+      matchLabels: {e2e-gatekeeper: enforce}
+`))
 	writeFile(t, filepath.Join(dir, ".attest", "policies.yaml"), []byte(`policies:
   - name: "resource-limits"
     enabled: true
@@ -940,9 +1227,13 @@ type attestServer struct {
 	proc        *process
 	addr        string
 	decisionLog string
+	client      *http.Client
 }
 
-func startAttest(t *testing.T, bin string, p *pkiFiles, project, tmp string) *attestServer {
+// startAttest runs attest serve and waits until its policies are loaded:
+// /readyz says so, or that the cluster's Namespaces are not read yet
+// (attest's user may not read them yet).
+func startAttest(t *testing.T, bin string, p *pkiFiles, project, kubeconfig, tmp string) *attestServer {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
 	home := filepath.Join(tmp, "home")
@@ -962,16 +1253,29 @@ func startAttest(t *testing.T, bin string, p *pkiFiles, project, tmp string) *at
 		"--tls-key", p.keyFile,
 		"--project", project,
 		"--decision-log", decisionLog,
+		"--kubeconfig", kubeconfig,
+		// The debug log says when a Namespace is read from the API
+		// server because the cache does not have it.
+		"--log-level", "debug",
 	)
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}}}
-	poll(t, "attest's /readyz", time.Minute, []*process{proc}, func() (bool, error) {
-		code, body, err := httpGetBody(hc, "https://"+addr+"/readyz", "")
+	at := &attestServer{proc: proc, addr: addr, decisionLog: decisionLog,
+		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}}}}
+	poll(t, "attest's policies to load", time.Minute, []*process{proc}, func() (bool, error) {
+		code, body, err := at.readyz()
 		if err != nil {
 			return false, err
 		}
-		return code == http.StatusOK, fmt.Errorf("%d %s", code, body)
+		return code == http.StatusOK || strings.Contains(body, namespacesNotRead), fmt.Errorf("%d %s", code, body)
 	})
-	return &attestServer{proc: proc, addr: addr, decisionLog: decisionLog}
+	return at
+}
+
+// namespacesNotRead is attest's /readyz body (503) while its cache of the
+// cluster's Namespaces has not synced.
+const namespacesNotRead = "the cluster's Namespaces not read yet"
+
+func (at *attestServer) readyz() (int, string, error) {
+	return httpGetBody(at.client, "https://"+at.addr+"/readyz", "")
 }
 
 // ---- small helpers ----
