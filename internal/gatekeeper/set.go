@@ -272,7 +272,7 @@ func (s *Set) autorejecter(c *Constraint) func(ctx context.Context, r *manifest.
 // A match that fails (errMissingNamespace) on the object, or on the old
 // object after the object did not match, fails the review.
 func (s *Set) review(ctx context.Context, m *Match, r *manifest.Resource, old ast.Value) (bool, error) {
-	ns := s.namespaceOf(ctx, r)
+	ns := s.namespaceOf(ctx, r, m)
 	ok, err := m.Matches(objectOf(r), ns)
 	if ok || err != nil || old == nil {
 		return ok, err
@@ -283,11 +283,14 @@ func (s *Set) review(ctx context.Context, m *Match, r *manifest.Resource, old as
 	return false, nil
 }
 
-// namespaceOf is the Namespace object a review of r comes with (nil:
-// none), by the set's match mode. For a manifest r.Namespace is its
+// namespaceOf is the Namespace object a review of r under m comes with
+// (nil: none), by the set's match mode. For a manifest r.Namespace is its
 // metadata.namespace; for an admission request it is the request's
-// namespace.
-func (s *Set) namespaceOf(ctx context.Context, r *manifest.Resource) *Namespace {
+// namespace. At admission the cluster's Namespace is only handed to a
+// match with a namespaceSelector: without one the Namespace's name is all
+// the match reads, which is the object's namespace (attest serve fills
+// metadata.namespace from the request), so the review costs nothing more.
+func (s *Set) namespaceOf(ctx context.Context, r *manifest.Resource, m *Match) *Namespace {
 	name := r.Namespace
 	if s.mode == modeGatorTest {
 		if name == "" {
@@ -304,7 +307,7 @@ func (s *Set) namespaceOf(ctx context.Context, r *manifest.Resource) *Namespace 
 	if name == "" {
 		return nil
 	}
-	if ns := s.cluster.namespaceObject(name); ns != nil || s.mode != modeAdmission || s.lookup == nil {
+	if ns := s.cluster.namespaceObject(name); ns != nil || s.mode != modeAdmission || s.lookup == nil || m.NamespaceSelector == nil {
 		return ns
 	}
 	if r.APIVersion == "v1" && r.Kind == "Namespace" {
