@@ -67,6 +67,12 @@ func NewNamespaces(cfg *rest.Config, opts ...Option) (*Namespaces, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "attest"
 	}
+	if cfg.QPS == 0 && cfg.Burst == 0 && cfg.RateLimiter == nil {
+		// client-go's default (5/s, bursts of 10) would queue a burst of
+		// reads for Namespaces the cache does not have yet behind each
+		// other, inside admission requests.
+		cfg.QPS, cfg.Burst = 20, 50
+	}
 	client, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
