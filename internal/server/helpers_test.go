@@ -44,6 +44,20 @@ const projectConfig = `policies:
     enforcement: dryrun
 `
 
+// slowPolicy runs far longer than any evaluation timeout a test sets.
+const slowPolicy = `package slow
+
+import rego.v1
+
+# METADATA
+# title: slow
+deny contains msg if {
+	some i in numbers.range(1, 100000000)
+	i < 0
+	msg := "never"
+}
+`
+
 func newProject(t *testing.T, extra map[string]string) project.Options {
 	t.Helper()
 	dir := t.TempDir()

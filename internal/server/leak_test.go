@@ -20,21 +20,9 @@ import (
 // process is back to the goroutines and open files it had before: nothing
 // the server started for a request outlives it.
 func TestNothingLeaks(t *testing.T) {
-	slow := `package slow
-
-import rego.v1
-
-# METADATA
-# title: slow
-deny contains msg if {
-	some i in numbers.range(1, 100000000)
-	i < 0
-	msg := "never"
-}
-`
 	normal := start(t, newProject(t, nil), WithBodyLimit(64<<10), WithTimeouts(300*time.Millisecond, 5*time.Second))
 	timesOut := start(t, newProject(t, map[string]string{
-		"policies/slow.rego":    slow,
+		"policies/slow.rego":    slowPolicy,
 		".attest/policies.yaml": projectConfig + "policy:\n  timeout: 50ms\n",
 	}))
 	normal.waitReady(t)

@@ -230,20 +230,8 @@ func TestSlowClient(t *testing.T) {
 }
 
 func TestPolicyTimeout(t *testing.T) {
-	slow := `package slow
-
-import rego.v1
-
-# METADATA
-# title: slow
-deny contains msg if {
-	some i in numbers.range(1, 100000000)
-	i < 0
-	msg := "never"
-}
-`
 	o := newProject(t, map[string]string{
-		"policies/slow.rego":    slow,
+		"policies/slow.rego":    slowPolicy,
 		".attest/policies.yaml": projectConfig + "policy:\n  timeout: 200ms\n",
 	})
 	ts := start(t, o)
