@@ -192,6 +192,10 @@ func (s *Set) Cluster() *Cluster { return s.cluster }
 // namespaces by label.
 func (s *Set) NeedsFirstPass() bool { return s.inventory || s.nsSelector }
 
+// SelectsNamespacesByLabel reports whether a constraint has a
+// namespaceSelector: only then does a review read a Namespace's labels.
+func (s *Set) SelectsNamespacesByLabel() bool { return s.nsSelector }
+
 // ReadsInventory reports whether a template reads data.inventory.
 func (s *Set) ReadsInventory() bool { return s.inventory }
 

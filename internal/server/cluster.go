@@ -11,9 +11,12 @@ import (
 )
 
 // ClusterCache is cluster state the server's policies read (the
-// Namespaces' labels, for Gatekeeper's namespaceSelector): started by Run,
-// and /readyz answers 503 until it has synced, so that a replica does not
-// take traffic with an empty cache. Requests that come before are still
+// Namespaces' labels, for Gatekeeper's namespaceSelector): started by Run.
+// While the policies have a constraint with a namespaceSelector, /readyz
+// answers 503 until it has synced, so that a replica does not take
+// traffic with an empty cache; policies that never read a Namespace's
+// labels do not wait for it (a replica without the RBAC to list
+// Namespaces still serves them). Requests that come before are still
 // answered (a Namespace the cache does not have is read from the API
 // server).
 type ClusterCache interface {

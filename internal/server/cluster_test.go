@@ -162,3 +162,25 @@ func TestClusterNamespaces(t *testing.T) {
 		t.Error("after a reload the Namespace was not looked up")
 	}
 }
+
+// Policies that never read a Namespace's labels do not wait for the
+// cluster's Namespaces: a replica that cannot list them (no RBAC) still
+// serves them, and a constraint without a namespaceSelector still decides.
+func TestReadyWithoutNamespaceSelector(t *testing.T) {
+	cluster := &clusterNamespaces{down: errors.New("namespaces is forbidden")}
+	o := newProject(t, map[string]string{
+		"policies/template.yaml":   denyPodsTemplate,
+		"policies/constraint.yaml": strings.Replace(denyPodsConstraint, "    namespaceSelector: {matchLabels: {gatekeeper: enforce}}\n", "", 1),
+	})
+	o.NoBuiltin = true
+	o.NamespaceLookup = cluster
+	ts := start(t, o, WithClusterCache(cluster))
+	ts.waitReady(t) // the cache never syncs
+	code, body := ts.post(t, "/v1/admission", "application/json", review("u1", "CREATE", podIn("shop"), ""))
+	if r := decode(t, body); code != 200 || r.Allowed || !strings.Contains(r.Result.Message, "[k8sdenypods] no pods in shop") {
+		t.Fatalf("HTTP %d %s: want the constraint's denial", code, body)
+	}
+	if n := cluster.lookups(); n != 0 {
+		t.Errorf("%d Namespace lookups for a constraint without a namespaceSelector, want 0", n)
+	}
+}

@@ -54,6 +54,9 @@ type Snapshot struct {
 	LoadedAt time.Time
 	policies []string
 	engines  []string // the engine kinds that have policies, for the duration histogram
+	// readsNamespaces: a Gatekeeper constraint selects namespaces by
+	// label, so the cluster's Namespaces must be read before serving.
+	readsNamespaces bool
 }
 
 // Policies are the enabled policies' names, for the evaluation counters.
@@ -257,6 +260,7 @@ func (s *Server) Reload(ctx context.Context, force bool) error {
 	}
 	snap.policies = metrics.PolicyNames(snap.Project.Engine.Policies(), func(p *policy.Policy) string { return p.Name })
 	snap.engines = engineKinds(snap.Project.Engine.Policies())
+	snap.readsNamespaces = snap.Project.Gatekeeper != nil && snap.Project.Gatekeeper.SelectsNamespacesByLabel()
 	s.state.Store(snap)
 	s.metrics.BundleLoaded(snap.LoadedAt, snap.Source, snap.Revision, len(snap.policies))
 	s.log.LogAttrs(ctx, slog.LevelInfo, "policies loaded", slog.String("source", snap.Source),
@@ -286,7 +290,7 @@ func (s *Server) Handler() http.Handler {
 			http.Error(w, "policies not loaded yet", http.StatusServiceUnavailable)
 			return
 		}
-		if !s.clusterSynced() {
+		if snap := s.state.Load(); snap.readsNamespaces && !s.clusterSynced() {
 			http.Error(w, "the cluster's Namespaces not read yet", http.StatusServiceUnavailable)
 			return
 		}
