@@ -23,6 +23,8 @@ var gatorVerdicts = map[string]struct {
 	"match-typo":           {false, "spec.match.excludedNamespace: unknown field"},
 	"match-pattern":        {true, ""},
 	"bad-selector":         {false, "unknown operator"},
+	"bad-label-key":        {false, `bad-label-key.yaml:5:56: K8sParams bad-label-key: matchExpressions: invalid label key "bad key!": name part must consist of alphanumeric characters`},
+	"bad-label-value":      {false, `bad-label-value.yaml:5:46: K8sParams bad-label-value: matchLabels: invalid label value "not a value": a valid label must be an empty string`},
 	"broken-yaml":          {false, "testdata/invalid/broken-yaml.yaml:2: YAML"},
 	"other-kind":           {false, "which no ConstraintTemplate defines"},
 	"bad-name":             {false, "RFC 1123"},
