@@ -36,6 +36,7 @@ type Engine struct {
 	// input (wrapped). Giving conftest packages the manifest with `with
 	// input as input.resource` instead cost a sixth of their evaluation.
 	direct, wrapped   []int // policy indexes
+	all               []int // every policy's index, for findings
 	qDirect, qWrapped rego.PreparedEvalQuery
 	perPol            []lazyQuery
 	timeout           time.Duration
@@ -169,6 +170,7 @@ func New(ctx context.Context, set *policy.Set, opts ...Option) (*Engine, []findi
 	// built (the inventory comes from a first pass over the inputs).
 	e.store = inmem.NewFromObjectWithOpts(o.data, inmem.OptRoundTripOnWrite(false))
 	for i, p := range c.policies {
+		e.all = append(e.all, i)
 		if isDirect(p) {
 			e.direct = append(e.direct, i)
 		} else {
@@ -411,7 +413,7 @@ func (e *Engine) Evaluate(ctx context.Context, r *manifest.Resource, call Call) 
 		}
 	}
 	if len(failed) == 0 {
-		return append(e.findings(r, b, allPolicies(len(e.c.policies))), unmatched...)
+		return append(e.findings(r, b, e.all), unmatched...)
 	}
 	// Something failed: evaluate that group policy by policy to find
 	// which, so the others still report. Findings stay in policy order.
@@ -458,14 +460,6 @@ func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, input ast.
 		return nil, nil
 	}
 	return rs[0].Bindings, nil
-}
-
-func allPolicies(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	return out
 }
 
 func (e *Engine) policyQuery(ctx context.Context, i int) (rego.PreparedEvalQuery, error) {
