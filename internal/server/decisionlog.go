@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -103,5 +104,27 @@ func (b *batchWriter) run(ctx context.Context, onErr func(error)) {
 		if err := b.flush(); err != nil {
 			onErr(err)
 		}
+	}
+}
+
+// startDecisionLog batches the decision log while the server runs. It
+// outlives ctx on purpose: the returned func, called after the last
+// in-flight request has logged its decision, writes out what is left and
+// waits for it.
+func (s *Server) startDecisionLog(ctx context.Context) (stop func()) {
+	if s.dlogW == nil {
+		return func() {}
+	}
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.dlogW.run(dctx, func(err error) {
+			s.log.LogAttrs(dctx, slog.LevelError, "decision log write failed", slog.String("error", err.Error()))
+		})
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
 }

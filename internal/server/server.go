@@ -286,11 +286,12 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.Ready() {
+		snap := s.state.Load()
+		if snap == nil {
 			http.Error(w, "policies not loaded yet", http.StatusServiceUnavailable)
 			return
 		}
-		if snap := s.state.Load(); snap.readsNamespaces && !s.clusterSynced() {
+		if snap.readsNamespaces && !s.clusterSynced() {
 			http.Error(w, "the cluster's Namespaces not read yet", http.StatusServiceUnavailable)
 			return
 		}
@@ -398,20 +399,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		s.poll(pctx)
 	}()
 	waitSync := s.startExemptionSync(pctx)
-	// The decision log is batched while serving and written out in full
-	// after the last in-flight request has logged its decision.
-	dctx, stopDlog := context.WithCancel(context.WithoutCancel(ctx))
-	dlogDone := make(chan struct{})
-	if s.dlogW != nil {
-		go func() {
-			defer close(dlogDone)
-			s.dlogW.run(dctx, func(err error) {
-				s.log.LogAttrs(dctx, slog.LevelError, "decision log write failed", slog.String("error", err.Error()))
-			})
-		}()
-	} else {
-		close(dlogDone)
-	}
+	stopDlog := s.startDecisionLog(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -429,7 +417,6 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	<-pollDone
 	waitSync()
 	stopDlog()
-	<-dlogDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
