@@ -282,7 +282,7 @@ func median(v []float64) float64 {
 }
 
 // measure starts one server, checks its answer, ramps to its peak, runs
-// at 80% of it, and stops it.
+// at 80% of it (or, with -rates, holds each rate instead), and stops it.
 func measure(ctx context.Context, g *loadgen.Generator, c config, name string, review []byte, dir string) (measurement, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return measurement{}, err
@@ -369,10 +369,9 @@ func measure(ctx context.Context, g *loadgen.Generator, c config, name string, r
 		m.peak = peak
 		rates = []float64{0.8 * peak}
 	}
-	base := strings.TrimSuffix(t.URL, "/v1/admission")
-	base = strings.TrimSuffix(base, "/v1/data/attest/admission/response")
 	for _, rate := range rates {
-		h, err := hold(ctx, g, c, cmd.Process.Pid, t, rate, base+"/metrics", profile, filepath.Base(dir))
+		// Both servers export Prometheus metrics at /metrics.
+		h, err := hold(ctx, g, c, cmd.Process.Pid, t, rate, "http://"+addr+"/metrics", profile, filepath.Base(dir))
 		m.holds = append(m.holds, h)
 		if err != nil {
 			return m, err
