@@ -252,7 +252,7 @@ func TestAdmissionWebhookOnRealAPIServer(t *testing.T) {
 		}
 		got := warnings.take()
 		wantWarning := "[resource-limits] Container 'web' has no cpu or memory limit"
-		if !contains(got, wantWarning) {
+		if !slices.Contains(got, wantWarning) {
 			t.Errorf("warnings = %q, want %q", got, wantWarning)
 		}
 		if _, err := client.AppsV1().Deployments(ns["warn"]).Get(ctx, d.Name, metav1.GetOptions{}); err != nil {
@@ -702,15 +702,6 @@ func attestWarnings(ws []string) []string {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 type decision struct {
