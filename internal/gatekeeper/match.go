@@ -236,17 +236,10 @@ func glob(pattern, s string) bool {
 }
 
 // globGenerateName is Gatekeeper's MatchesGenerateName: a generateName is
-// a prefix, so only a pattern with a trailing * can match it.
+// a prefix, so only a pattern with a trailing * can match it, as glob
+// matches it.
 func globGenerateName(pattern, prefix string) bool {
-	switch {
-	case prefix == "":
-		return false
-	case strings.HasPrefix(pattern, "*") && strings.HasSuffix(pattern, "*") && len(pattern) > 1:
-		return strings.Contains(prefix, pattern[1:len(pattern)-1])
-	case strings.HasSuffix(pattern, "*"):
-		return strings.HasPrefix(prefix, strings.TrimSuffix(pattern, "*"))
-	}
-	return false
+	return prefix != "" && strings.HasSuffix(pattern, "*") && glob(pattern, prefix)
 }
 
 // Matches applies a label selector.
