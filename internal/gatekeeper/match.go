@@ -49,66 +49,52 @@ func (n *Namespace) labels() (map[string]string, error) {
 func objectOf(r *manifest.Resource) Object {
 	g, _ := splitAPIVersion(r.APIVersion)
 	o := Object{Group: g, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace, Labels: r.Labels}
-	if obj, ok := r.Value.(ast.Object); ok {
-		md, _ := objectAt(obj, "metadata")
+	if _, ok := r.Value.(ast.Object); ok {
+		md := get(r.Value, "metadata")
 		o.Namespace = stringAt(md, "namespace")
 		o.GenerateName = stringAt(md, "generateName")
 	}
 	return o
 }
 
-// objectAt is obj[key] when it is an object.
-func objectAt(obj ast.Object, key string) (ast.Object, bool) {
-	if obj == nil {
-		return nil, false
+// get is v[key] when v is an object, else nil.
+func get(v ast.Value, key string) ast.Value {
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return nil
 	}
 	if t := obj.Get(ast.StringTerm(key)); t != nil {
-		o, ok := t.Value.(ast.Object)
-		return o, ok
+		return t.Value
 	}
-	return nil, false
+	return nil
 }
 
-// stringAt is obj[key] when it is a string, else "".
-func stringAt(obj ast.Object, key string) string {
-	if obj == nil {
-		return ""
-	}
-	if t := obj.Get(ast.StringTerm(key)); t != nil {
-		if s, ok := t.Value.(ast.String); ok {
-			return string(s)
-		}
-	}
-	return ""
+// stringAt is v[key] when it is a string, else "".
+func stringAt(v ast.Value, key string) string {
+	s, _ := get(v, key).(ast.String)
+	return string(s)
 }
 
 // objectOfValue reads an object given as a Rego value (an AdmissionReview's
 // oldObject).
 func objectOfValue(v ast.Value) (Object, bool) {
-	obj, ok := v.(ast.Object)
-	if !ok {
+	if _, ok := v.(ast.Object); !ok {
 		return Object{}, false
 	}
-	av := stringAt(obj, "apiVersion")
-	o := Object{Kind: stringAt(obj, "kind")}
-	o.Group, _ = splitAPIVersion(av)
-	if md, ok := objectAt(obj, "metadata"); ok {
+	o := Object{Kind: stringAt(v, "kind")}
+	o.Group, _ = splitAPIVersion(stringAt(v, "apiVersion"))
+	if md, ok := get(v, "metadata").(ast.Object); ok {
 		o.Name = stringAt(md, "name")
 		o.GenerateName = stringAt(md, "generateName")
 		o.Namespace = stringAt(md, "namespace")
-		if lt := md.Get(ast.StringTerm("labels")); lt != nil {
-			if lo, ok := lt.Value.(ast.Object); ok {
-				o.Labels = map[string]string{}
-				lo.Foreach(func(k, v *ast.Term) {
-					if ks, ok := k.Value.(ast.String); ok {
-						if vs, ok := v.Value.(ast.String); ok {
-							o.Labels[string(ks)] = string(vs)
-						} else {
-							o.Labels[string(ks)] = ""
-						}
-					}
-				})
-			}
+		if lo, ok := get(md, "labels").(ast.Object); ok {
+			o.Labels = map[string]string{}
+			lo.Foreach(func(k, v *ast.Term) {
+				if ks, ok := k.Value.(ast.String); ok {
+					vs, _ := v.Value.(ast.String)
+					o.Labels[string(ks)] = string(vs)
+				}
+			})
 		}
 	}
 	return o, true

@@ -349,10 +349,7 @@ func (r *testRun) readObject(ctx context.Context, path string) (*manifest.Resour
 	if !ok {
 		return nil, engine.Call{}, fmt.Errorf("%s: AdmissionReview has no request", path)
 	}
-	call := engine.Call{}
-	if s, ok := get(req, "operation").(ast.String); ok {
-		call.Operation = string(s)
-	}
+	call := engine.Call{Operation: stringAt(req, "operation")}
 	newObj, old := get(req, "object"), get(req, "oldObject")
 	if _, isNull := newObj.(ast.Null); isNull {
 		newObj = nil
@@ -378,22 +375,8 @@ func (r *testRun) readObject(ctx context.Context, path string) (*manifest.Resour
 	}
 	// The review's namespace is the request's (input.review.namespace, and
 	// the Namespace the matcher looks up), whatever the object says.
-	res.Namespace = ""
-	if s, ok := get(req, "namespace").(ast.String); ok {
-		res.Namespace = string(s)
-	}
+	res.Namespace = stringAt(req, "namespace")
 	return res, call, nil
-}
-
-func get(v ast.Value, key string) ast.Value {
-	obj, ok := v.(ast.Object)
-	if !ok {
-		return nil
-	}
-	if t := obj.Get(ast.StringTerm(key)); t != nil {
-		return t.Value
-	}
-	return nil
 }
 
 // resourceFromValue makes a resource of an object given as a value (an
@@ -403,8 +386,7 @@ func resourceFromValue(v ast.Value, loc finding.Location) *manifest.Resource {
 	if !ok {
 		return nil
 	}
-	av, _ := get(v, "apiVersion").(ast.String)
-	r := &manifest.Resource{Location: loc, Item: -1, APIVersion: string(av), Kind: o.Kind, Name: o.Name,
+	r := &manifest.Resource{Location: loc, Item: -1, APIVersion: stringAt(v, "apiVersion"), Kind: o.Kind, Name: o.Name,
 		Namespace: o.Namespace, Labels: o.Labels, Value: v}
 	return r
 }
