@@ -3,11 +3,11 @@ package gatekeeper
 import (
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/suggest"
@@ -187,9 +187,6 @@ func deepCopyValue(v any) any {
 	return v
 }
 
-// dns1123Subdomain is Kubernetes' IsDNS1123Subdomain.
-var dns1123Subdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-
 // servedVersions are the versions of a constraint CRD.
 var servedVersions = []string{"v1beta1", "v1alpha1"}
 
@@ -208,7 +205,7 @@ func checkConstraint(t *Template, c *Constraint) constraintProblems {
 	if c.node == nil {
 		return p // made in Go, not read from a file: nothing to check
 	}
-	if len(c.Name) > 253 || !dns1123Subdomain.MatchString(c.Name) {
+	if len(validation.IsDNS1123Subdomain(c.Name)) > 0 {
 		p.invalid = append(p.invalid, at(path(c.node, "metadata", "name"), "metadata.name must be a lowercase RFC 1123 subdomain (lower case letters, digits, '-' and '.', starting and ending with a letter or digit), as Kubernetes names are"))
 	}
 	if _, v := splitAPIVersion(c.APIVersion); !slices.Contains(servedVersions, v) {
