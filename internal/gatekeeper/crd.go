@@ -195,13 +195,7 @@ var servedVersions = []string{"v1beta1", "v1alpha1"}
 func checkConstraint(t *Template, c *Constraint) constraintProblems {
 	var p constraintProblems
 	prefix := c.Kind + " " + c.Name + ": "
-	at := func(n *yaml.Node, msg string) finding.Error {
-		loc := c.Location
-		if n != nil {
-			loc.Line, loc.Column = n.Line, n.Column
-		}
-		return finding.Error{Location: loc, Message: prefix + msg}
-	}
+	at := func(n *yaml.Node, msg string) finding.Error { return *errAt(c.Location, n, "%s%s", prefix, msg) }
 	if c.node == nil {
 		return p // made in Go, not read from a file: nothing to check
 	}
