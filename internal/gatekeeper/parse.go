@@ -420,7 +420,10 @@ func parseSelector(n *yaml.Node, loc finding.Location) (*Selector, *finding.Erro
 		s.MatchLabels = map[string]string{}
 		for i := 0; i+1 < len(ml.Content); i += 2 {
 			k, v := ml.Content[i], ml.Content[i+1]
-			if err := checkLabel(loc, "matchLabels", k, k.Value, v, scalar(v)); err != nil {
+			if err := checkLabelKey(loc, "matchLabels", k, k.Value); err != nil {
+				return nil, err
+			}
+			if err := checkLabelValue(loc, "matchLabels", v, scalar(v)); err != nil {
 				return nil, err
 			}
 			s.MatchLabels[k.Value] = scalar(v)
@@ -431,16 +434,12 @@ func parseSelector(n *yaml.Node, loc finding.Location) (*Selector, *finding.Erro
 			r := Requirement{Key: scalar(child(e, "key")), Operator: scalar(child(e, "operator")), Values: strings_(child(e, "values"))}
 			// A missing key is the schema's to report (key is required).
 			if keyNode := child(e, "key"); keyNode != nil {
-				if err := checkLabel(loc, "matchExpressions", keyNode, r.Key, nil, ""); err != nil {
+				if err := checkLabelKey(loc, "matchExpressions", keyNode, r.Key); err != nil {
 					return nil, err
 				}
 			}
-			for i, v := range r.Values {
-				vn := e
-				if vs := items(child(e, "values")); i < len(vs) {
-					vn = vs[i]
-				}
-				if err := checkLabel(loc, "matchExpressions", nil, "", vn, v); err != nil {
+			for _, vn := range items(child(e, "values")) {
+				if err := checkLabelValue(loc, "matchExpressions", vn, scalar(vn)); err != nil {
 					return nil, err
 				}
 			}
@@ -462,22 +461,22 @@ func parseSelector(n *yaml.Node, loc finding.Location) (*Selector, *finding.Erro
 	return s, nil
 }
 
-// checkLabel checks a selector's label key (when keyNode is set) and
-// value (when valueNode is set) as the API server's label selector
-// validation does, which Gatekeeper applies to a constraint's
-// labelSelector and namespaceSelector: a key is a qualified name
-// ([prefix/]name), a value at most 63 characters of [A-Za-z0-9-_.]
-// starting and ending with an alphanumeric.
-func checkLabel(loc finding.Location, field string, keyNode *yaml.Node, key string, valueNode *yaml.Node, value string) *finding.Error {
-	if keyNode != nil {
-		if msgs := validation.IsQualifiedName(key); len(msgs) > 0 {
-			return errAt(loc, keyNode, "%s: invalid label key %q: %s", field, key, strings.Join(msgs, "; "))
-		}
+// checkLabelKey and checkLabelValue check a selector's label key (at
+// node n) and value as the API server's label selector validation does,
+// which Gatekeeper applies to a constraint's labelSelector and
+// namespaceSelector: a key is a qualified name ([prefix/]name), a value
+// at most 63 characters of [A-Za-z0-9-_.] starting and ending with an
+// alphanumeric.
+func checkLabelKey(loc finding.Location, field string, n *yaml.Node, key string) *finding.Error {
+	if msgs := validation.IsQualifiedName(key); len(msgs) > 0 {
+		return errAt(loc, n, "%s: invalid label key %q: %s", field, key, strings.Join(msgs, "; "))
 	}
-	if valueNode != nil {
-		if msgs := validation.IsValidLabelValue(value); len(msgs) > 0 {
-			return errAt(loc, valueNode, "%s: invalid label value %q: %s", field, value, strings.Join(msgs, "; "))
-		}
+	return nil
+}
+
+func checkLabelValue(loc finding.Location, field string, n *yaml.Node, value string) *finding.Error {
+	if msgs := validation.IsValidLabelValue(value); len(msgs) > 0 {
+		return errAt(loc, n, "%s: invalid label value %q: %s", field, value, strings.Join(msgs, "; "))
 	}
 	return nil
 }
