@@ -22,6 +22,7 @@ package kube
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -513,22 +514,10 @@ func applyRBAC(t *testing.T, client kubernetes.Interface, path string) {
 		}
 		switch meta.Kind {
 		case "ClusterRole":
-			var r rbacv1.ClusterRole
-			if err := yaml.UnmarshalStrict([]byte(doc), &r); err != nil {
-				t.Fatalf("%s: %v", path, err)
-			}
-			if _, err := client.RbacV1().ClusterRoles().Create(t.Context(), &r, metav1.CreateOptions{}); err != nil {
-				t.Fatalf("%s: ClusterRole %s: %v", path, r.Name, err)
-			}
+			createFromYAML(t, path, meta.Kind, doc, client.RbacV1().ClusterRoles())
 			roles++
 		case "ClusterRoleBinding":
-			var b rbacv1.ClusterRoleBinding
-			if err := yaml.UnmarshalStrict([]byte(doc), &b); err != nil {
-				t.Fatalf("%s: %v", path, err)
-			}
-			if _, err := client.RbacV1().ClusterRoleBindings().Create(t.Context(), &b, metav1.CreateOptions{}); err != nil {
-				t.Fatalf("%s: ClusterRoleBinding %s: %v", path, b.Name, err)
-			}
+			createFromYAML(t, path, meta.Kind, doc, client.RbacV1().ClusterRoleBindings())
 			bindings++
 		default:
 			t.Fatalf("%s: unexpected kind %q", path, meta.Kind)
@@ -536,6 +525,24 @@ func applyRBAC(t *testing.T, client kubernetes.Interface, path string) {
 	}
 	if roles == 0 || bindings == 0 {
 		t.Fatalf("%s: %d ClusterRoles and %d ClusterRoleBindings, want both", path, roles, bindings)
+	}
+}
+
+// createFromYAML reads doc, a document of the file at path of the given
+// kind, strictly into a T and creates it with c.
+func createFromYAML[T any, PT interface {
+	*T
+	metav1.Object
+}](t *testing.T, path, kind, doc string, c interface {
+	Create(context.Context, PT, metav1.CreateOptions) (PT, error)
+}) {
+	t.Helper()
+	obj := PT(new(T))
+	if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if _, err := c.Create(t.Context(), obj, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("%s: %s %s: %v", path, kind, obj.GetName(), err)
 	}
 }
 
