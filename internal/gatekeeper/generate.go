@@ -511,16 +511,18 @@ func wrapperRego(pkg string, p *policy.Policy, names map[string]string, ctx map[
 		return "", err
 	}
 	target := "data.lib." + p.Package
-	var rules []string
-	if len(uniqueRuleNames(p)) > 0 {
-		rules = append(rules, fmt.Sprintf(`violation contains {"msg": msg, "details": details} if {
+	// warn rules are not violations in Gatekeeper: without another rule
+	// the template has no violation rule.
+	var rule string
+	if slices.ContainsFunc(p.Rules, func(r *policy.RuleSpec) bool { return r.Kind != finding.KindWarning }) {
+		rule = fmt.Sprintf(`violation contains {"msg": msg, "details": details} if {
 	results := %s.%s with input as attest_input
 	some tagged in results
 	result := tagged.v
 	not is_false(result)
 	msg := message(result)
 	details := object.union(details_of(result), {"attest_rule": tagged.rule})
-}`, target, ruleTagRule))
+}`, target, ruleTagRule)
 	}
 	src := fmt.Sprintf(`package %s
 
@@ -569,26 +571,13 @@ message(result) := m if {
 	is_object(result)
 	m := object.get(result, "message", object.get(result, "msg", sprintf("%%v", [result])))
 }
-`, pkg, p.Name, strings.Join(rules, "\n\n"), namesJSON, ctxJSON)
+`, pkg, p.Name, rule, namesJSON, ctxJSON)
 	// Parse it back: a wrapper that does not parse is a bug here, not the
 	// user's.
 	if _, err := ast.ParseModuleWithOpts("wrapper.rego", src, ast.ParserOptions{RegoVersion: ast.RegoV0}); err != nil {
 		return "", fmt.Errorf("generated wrapper does not parse: %w", err)
 	}
 	return src, nil
-}
-
-func uniqueRuleNames(p *policy.Policy) []string {
-	var out []string
-	for _, r := range p.Rules {
-		if r.Kind == finding.KindWarning {
-			continue // warn rules are not violations in Gatekeeper
-		}
-		if !slices.Contains(out, r.Name) {
-			out = append(out, r.Name)
-		}
-	}
-	return out
 }
 
 // groupOf gives the API group of the kinds policies name.
