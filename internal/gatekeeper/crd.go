@@ -133,7 +133,7 @@ func parametersSchema(t *Template) map[string]any {
 	if s == nil {
 		return map[string]any{preserveKey: true}
 	}
-	s = deepCopySchema(s)
+	s = deepCopy(s).(map[string]any)
 	addPreserveUnknownFields(s)
 	return s
 }
@@ -165,22 +165,20 @@ func addPreserveUnknownFields(s map[string]any) {
 	}
 }
 
-func deepCopySchema(s map[string]any) map[string]any {
-	out := make(map[string]any, len(s))
-	for k, v := range s {
-		out[k] = deepCopyValue(v)
-	}
-	return out
-}
-
-func deepCopyValue(v any) any {
+// deepCopy copies the maps and slices of a decoded value (a schema, a
+// default).
+func deepCopy(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
-		return deepCopySchema(t)
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = deepCopy(e)
+		}
+		return out
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = deepCopyValue(e)
+			out[i] = deepCopy(e)
 		}
 		return out
 	}

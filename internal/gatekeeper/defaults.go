@@ -28,7 +28,7 @@ func applyDefaults(schema map[string]any, v any) any {
 			}
 			if _, ok := out[name]; !ok {
 				if d, ok := sub["default"]; ok {
-					out[name] = applyDefaults(sub, deepCopyValue(d))
+					out[name] = applyDefaults(sub, deepCopy(d))
 				}
 			}
 		}
