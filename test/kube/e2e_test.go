@@ -30,7 +30,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -1023,19 +1022,12 @@ func startAPIServer(t *testing.T, bin, etcdURL, tmp string) *apiServer {
 		t.Fatal(err)
 	}
 	// A static token for a cluster admin.
-	tok := make([]byte, 16)
-	if _, err := rand.Read(tok); err != nil {
-		t.Fatal(err)
-	}
-	token := hex.EncodeToString(tok)
+	token := rand.Text()
 	const user = "e2e-admin"
 	// And one for attest serve, as the ServiceAccount of deploy/ would
 	// authenticate (RBAC matches a ServiceAccount subject by this name);
 	// no permissions until the test grants them.
-	if _, err := rand.Read(tok); err != nil {
-		t.Fatal(err)
-	}
-	attestToken := hex.EncodeToString(tok)
+	attestToken := rand.Text()
 	tokens := filepath.Join(dir, "tokens.csv")
 	writeFile(t, tokens, []byte(token+","+user+",e2e-admin-uid,\"system:masters\"\n"+
 		attestToken+","+attestUser+",e2e-attest-uid,\"system:serviceaccounts,system:serviceaccounts:attest-system\"\n"))
