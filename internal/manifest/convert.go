@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"gopkg.in/yaml.v3"
@@ -57,12 +58,22 @@ func (c *converter) overBudget(n *yaml.Node) *nodeError {
 	return errAt(n, "aliases expand to more than %d nodes (a YAML alias bomb?)", c.maxBudget)
 }
 
+// charge spends one node of the alias budget on n when n is reached
+// through an alias; the alias bomb error once the budget is spent.
+func (c *converter) charge(n *yaml.Node) *nodeError {
+	if len(c.active) == 0 {
+		return nil
+	}
+	c.budget--
+	if c.budget < 0 {
+		return c.overBudget(n)
+	}
+	return nil
+}
+
 func (c *converter) value(n *yaml.Node, depth int) (ast.Value, error) {
-	if len(c.active) > 0 {
-		c.budget--
-		if c.budget < 0 {
-			return nil, c.overBudget(n)
-		}
+	if err := c.charge(n); err != nil {
+		return nil, err
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
@@ -106,20 +117,33 @@ func (c *converter) value(n *yaml.Node, depth int) (ast.Value, error) {
 
 // alias expands an alias node with f, guarding against self-reference.
 func (c *converter) alias(n *yaml.Node, depth int, f func(*yaml.Node, int) (ast.Value, error)) (ast.Value, error) {
-	if n.Alias == nil {
-		return nil, errAt(n, "unknown anchor %q", n.Value)
+	if err := c.enter(n); err != nil {
+		return nil, err
 	}
-	for _, a := range c.active {
-		if a == n.Alias {
-			return nil, errAt(n, "anchor %q contains itself", n.Value)
-		}
-	}
-	c.active = append(c.active, n.Alias)
-	c.uses = append(c.uses, n)
 	v, err := f(n.Alias, depth)
+	c.leave()
+	return v, err
+}
+
+// enter starts the expansion of the alias a (the converter's, or the
+// parser's walk through a List): an error when a names no anchor or one
+// being expanded already, an anchor that contains itself.
+func (c *converter) enter(a *yaml.Node) *nodeError {
+	if a.Alias == nil {
+		return errAt(a, "unknown anchor %q", a.Value)
+	}
+	if slices.Contains(c.active, a.Alias) {
+		return errAt(a, "anchor %q contains itself", a.Value)
+	}
+	c.active = append(c.active, a.Alias)
+	c.uses = append(c.uses, a)
+	return nil
+}
+
+// leave ends the expansion enter started.
+func (c *converter) leave() {
 	c.active = c.active[:len(c.active)-1]
 	c.uses = c.uses[:len(c.uses)-1]
-	return v, err
 }
 
 // smallMapping is the size up to which duplicate keys are found by a linear
@@ -263,11 +287,8 @@ func (c *converter) key(n *yaml.Node) (string, error) {
 		return k, nil
 	case yaml.AliasNode:
 		if n.Alias != nil && n.Alias.Kind == yaml.ScalarNode {
-			if len(c.active) > 0 {
-				c.budget--
-				if c.budget < 0 {
-					return "", c.overBudget(n)
-				}
+			if err := c.charge(n); err != nil {
+				return "", err
 			}
 			return c.key(n.Alias)
 		}

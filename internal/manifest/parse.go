@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -238,13 +237,13 @@ func (p *parser) items(items *yaml.Node, doc, depth int) bool {
 func (p *parser) item(n *yaml.Node, doc, index, depth int) bool {
 	c := p.conv
 	if n.Kind == yaml.AliasNode {
-		if !p.enter(n) {
+		if c.enter(n) != nil {
 			// An unknown anchor or one that holds itself: the converter
 			// says so, as it would anywhere else.
 			p.object(n, doc, index)
 			return c.budget >= 0
 		}
-		defer p.leave()
+		defer c.leave()
 		n = n.Alias
 	}
 	if !p.charge(n, doc) {
@@ -261,15 +260,11 @@ func (p *parser) item(n *yaml.Node, doc, index, depth int) bool {
 		return true
 	}
 	if items != nil && items.Kind == yaml.AliasNode {
-		if !p.enter(items) {
-			msg := "anchor %q contains itself"
-			if items.Alias == nil {
-				msg = "unknown anchor %q"
-			}
-			p.errorAt(errAt(items, msg, items.Value), doc)
+		if err := c.enter(items); err != nil {
+			p.errorAt(err, doc)
 			return true
 		}
-		defer p.leave()
+		defer c.leave()
 		items = items.Alias
 		if !p.charge(items, doc) {
 			return false
@@ -282,35 +277,12 @@ func (p *parser) item(n *yaml.Node, doc, index, depth int) bool {
 	return p.items(items, doc, depth+1)
 }
 
-// enter follows the alias a in the List walk, as the converter follows
-// one; false when a names no anchor or one being expanded already.
-func (p *parser) enter(a *yaml.Node) bool {
-	c := p.conv
-	if a.Alias == nil || slices.Contains(c.active, a.Alias) {
-		return false
-	}
-	c.active = append(c.active, a.Alias)
-	c.uses = append(c.uses, a)
-	return true
-}
-
-// leave undoes enter.
-func (p *parser) leave() {
-	c := p.conv
-	c.active = c.active[:len(c.active)-1]
-	c.uses = c.uses[:len(c.uses)-1]
-}
-
-// charge spends one node of the alias budget on n when it is reached
-// through an alias; false, with the error, when the budget is spent.
+// charge spends one node of the document's alias budget on n when it is
+// reached through an alias; false, with the error, when the budget is
+// spent.
 func (p *parser) charge(n *yaml.Node, doc int) bool {
-	c := p.conv
-	if len(c.active) == 0 {
-		return true
-	}
-	c.budget--
-	if c.budget < 0 {
-		p.errorAt(c.overBudget(n), doc)
+	if err := p.conv.charge(n); err != nil {
+		p.errorAt(err, doc)
 		return false
 	}
 	return true
