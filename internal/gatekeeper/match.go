@@ -27,10 +27,10 @@ type Object struct {
 type Namespace struct {
 	Name   string
 	Labels map[string]string
-	// load, when set, reads Labels from the cluster the first time a
-	// namespaceSelector needs them (admission with a NamespaceLookup):
-	// the other criteria need only the name, so a review that no
-	// selector reaches costs no lookup.
+	// load, when set, gives the labels (instead of Labels), read from
+	// the cluster the first time a namespaceSelector needs them
+	// (admission with a NamespaceLookup): the other criteria need only
+	// the name, so a review that no selector reaches costs no lookup.
 	load func() (map[string]string, error)
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -329,28 +330,16 @@ func (s *Set) namespaceOf(ctx context.Context, r *manifest.Resource, m *Match) *
 // not have fails the review, as in Gatekeeper's webhook, which refuses a
 // request whose Namespace it cannot get.
 func (s *Set) clusterNamespace(ctx context.Context, name string) *Namespace {
-	ns := &Namespace{Name: name}
-	var (
-		read bool
-		err  error
-	)
-	ns.load = func() (map[string]string, error) {
-		if read {
-			return ns.Labels, err
-		}
-		read = true
-		labels, found, lerr := s.lookup.Labels(ctx, name)
+	return &Namespace{Name: name, load: sync.OnceValues(func() (map[string]string, error) {
+		labels, found, err := s.lookup.Labels(ctx, name)
 		switch {
-		case lerr != nil:
-			err = fmt.Errorf("cannot read the labels of Namespace %q for the namespaceSelector: %w", name, lerr)
+		case err != nil:
+			return nil, fmt.Errorf("cannot read the labels of Namespace %q for the namespaceSelector: %w", name, err)
 		case !found:
-			err = fmt.Errorf("no Namespace %q in the cluster, whose labels the namespaceSelector needs", name)
-		default:
-			ns.Labels = labels
+			return nil, fmt.Errorf("no Namespace %q in the cluster, whose labels the namespaceSelector needs", name)
 		}
-		return ns.Labels, err
-	}
-	return ns
+		return labels, nil
+	})}
 }
 
 // autorejectSource is what a review whose match fails yields, in
