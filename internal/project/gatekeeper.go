@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/continuums/attest/internal/config"
@@ -83,19 +84,5 @@ func (p *Project) EngineContext() map[string]any { return p.engineContext("admis
 // approved ones as read when the project was opened (errors are already in
 // p.Errors from Open).
 func (p *Project) Exemptions() []exemption.Exemption {
-	return append(p.FileExemptions(), p.storeList...)
-}
-
-// FileExemptions lists the project's file exemptions (errors are already
-// in p.Errors from Open).
-func (p *Project) FileExemptions() []exemption.Exemption {
-	file := p.Config.Exemptions.File
-	if file == "" {
-		file = filepath.Join(".attest", "exemptions.yaml")
-	}
-	if !filepath.IsAbs(file) {
-		file = filepath.Join(p.Dir, file)
-	}
-	list, _ := exemption.LoadFile(file)
-	return list
+	return slices.Clone(p.exemptionList)
 }

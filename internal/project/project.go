@@ -71,9 +71,10 @@ type Project struct {
 	// Gatekeeper holds the ConstraintTemplates and Constraints found among
 	// the policy paths (nil when there are none or they are disabled).
 	Gatekeeper *gatekeeper.Set
-	// storeList is what the approval store held when the project was
-	// opened (approved exemptions and overrides).
-	storeList []exemption.Exemption
+	// exemptionList is what Exempter was built from: the exemptions
+	// file's entries, then what the approval store held when the project
+	// was opened (approved exemptions and overrides).
+	exemptionList []exemption.Exemption
 
 	Parallel        int
 	Threshold       finding.Severity
@@ -351,9 +352,10 @@ func (p *Project) exemptions(ctx context.Context, o Options) *exemption.Matcher 
 	if fromStore, err := p.storeExemptions(ctx, o); err != nil {
 		p.Errors = append(p.Errors, finding.Error{Message: "approval store: " + err.Error()})
 	} else {
-		p.storeList = fromStore
 		opts = append(opts, exemption.WithExemptions(fromStore))
+		list = append(list, fromStore...)
 	}
+	p.exemptionList = list
 	if g := cfg.Governance; g != nil && len(g.Teams) > 0 {
 		opts = append(opts, exemption.WithTeams(g.Teams, g.ExemptionApproval.RequiredTeams))
 	}
