@@ -20,7 +20,6 @@
 package kube
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -35,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"maps"
 	"math/big"
 	"net"
@@ -475,18 +475,12 @@ func testNamespaceSelector(t *testing.T, client kubernetes.Interface, at *attest
 // API server (not from its cache).
 func logged(t *testing.T, at *attestServer, ns string) bool {
 	t.Helper()
-	data, err := os.ReadFile(at.proc.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	for line := range wholeLines(t, at.proc.log) {
 		var rec struct {
 			Msg       string `json:"msg"`
 			Namespace string `json:"namespace"`
 		}
-		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Namespace == ns && strings.Contains(rec.Msg, "read from the API server") {
+		if json.Unmarshal(line, &rec) == nil && rec.Namespace == ns && strings.Contains(rec.Msg, "read from the API server") {
 			return true
 		}
 	}
@@ -735,29 +729,29 @@ func findDecision(t *testing.T, path, namespace, name, outcome string) *decision
 
 func readDecision(t *testing.T, path, namespace, name, outcome string) *decision {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A batch may end mid-line while it is being written: only whole lines.
-	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
-		data = data[:i+1]
-	} else {
-		data = nil
-	}
 	var found *decision
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	// A batch may end mid-line while it is being written: only whole lines.
+	for line := range wholeLines(t, path) {
 		var d decision
-		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
-			t.Fatalf("decision log line %q: %v", sc.Text(), err)
+		if err := json.Unmarshal(line, &d); err != nil {
+			t.Fatalf("decision log line %q: %v", line, err)
 		}
 		if d.Msg == "admission decision" && d.Namespace == namespace && d.Name == name && d.Decision == outcome {
 			found = &d
 		}
 	}
 	return found
+}
+
+// wholeLines reads the file at path and yields its lines that end with a
+// newline (newline included), leaving out one still being written.
+func wholeLines(t *testing.T, path string) iter.Seq[[]byte] {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Lines(data[:bytes.LastIndexByte(data, '\n')+1])
 }
 
 // ---- binaries ----
