@@ -106,13 +106,9 @@ func TestAdmissionWebhookOnRealAPIServer(t *testing.T) {
 	ns := map[string]string{}
 	for _, c := range []string{"privileged", "compliant", "warn", "exempt", "down"} {
 		ns[c] = "e2e-" + c
-		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns[c]}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		createNamespace(t, client, ns[c], nil)
 	}
-	for _, n := range append(sortedValues(ns), "kube-system") {
-		createServiceAccount(t, client, n, "default")
-	}
+	createServiceAccount(t, client, "kube-system", "default")
 	createServiceAccount(t, client, "kube-system", "web") // excluded from the webhook
 
 	// attest serve with TLS from a generated CA, on a project that makes
@@ -341,16 +337,14 @@ func testNamespaceSelector(t *testing.T, client kubernetes.Interface, at *attest
 	ctx := t.Context()
 	const enforced, free = "e2e-gk-enforced", "e2e-gk-free"
 	enforce := map[string]string{"e2e-gatekeeper": "enforce"}
-	createNamespace := func(name string, labels map[string]string) {
+	// A Namespace for pods of compliantPod, which run as its "web".
+	podNamespace := func(name string, labels map[string]string) {
 		t.Helper()
-		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		createServiceAccount(t, client, name, "default")
+		createNamespace(t, client, name, labels)
 		createServiceAccount(t, client, name, "web")
 	}
-	createNamespace(enforced, enforce)
-	createNamespace(free, nil)
+	podNamespace(enforced, enforce)
+	podNamespace(free, nil)
 	createPod := func(ns string, dryRun bool) error {
 		opts := metav1.CreateOptions{}
 		if dryRun {
@@ -428,7 +422,7 @@ func testNamespaceSelector(t *testing.T, client kubernetes.Interface, at *attest
 	refused(enforced)
 	admitted(free)
 	// A Namespace created just now, and a pod in it at once.
-	createNamespace("e2e-gk-new", enforce)
+	podNamespace("e2e-gk-new", enforce)
 	refused("e2e-gk-new")
 	if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(body, namespacesNotRead) {
 		t.Errorf("/readyz with get alone: %d %q, want 503: the cache cannot be filled", code, body)
@@ -452,7 +446,7 @@ func testNamespaceSelector(t *testing.T, client kubernetes.Interface, at *attest
 	})
 	refused(enforced)
 	admitted(free)
-	createNamespace("e2e-gk-late", enforce)
+	podNamespace("e2e-gk-late", enforce)
 	refused("e2e-gk-late")
 	// Labelling a Namespace reaches attest through its watch.
 	nsObj, err := client.CoreV1().Namespaces().Get(ctx, free, metav1.GetOptions{})
@@ -617,6 +611,17 @@ func compliantDeployment(namespace string, limits bool) *appsv1.Deployment {
 			},
 		},
 	}
+}
+
+// createNamespace creates Namespace name with its "default" ServiceAccount
+// (no controller-manager creates it, and without it every pod is refused
+// before any webhook is called).
+func createNamespace(t *testing.T, client kubernetes.Interface, name string, labels map[string]string) {
+	t.Helper()
+	if _, err := client.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	createServiceAccount(t, client, name, "default")
 }
 
 func createServiceAccount(t *testing.T, client kubernetes.Interface, namespace, name string) {
