@@ -50,27 +50,39 @@ func objectOf(r *manifest.Resource) Object {
 	g, _ := splitAPIVersion(r.APIVersion)
 	o := Object{Group: g, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace, Labels: r.Labels}
 	if _, ok := r.Value.(ast.Object); ok {
-		md := get(r.Value, "metadata")
-		o.Namespace = stringAt(md, "namespace")
-		o.GenerateName = stringAt(md, "generateName")
+		md := get(r.Value, keyMetadata)
+		o.Namespace = stringAt(md, keyNamespace)
+		o.GenerateName = stringAt(md, keyGenerateName)
 	}
 	return o
 }
 
+// The keys of the object fields the match reads, made once: ast.StringTerm
+// allocates, and objectOf runs for every constraint of every review.
+var (
+	keyAPIVersion   = ast.StringTerm("apiVersion")
+	keyKind         = ast.StringTerm("kind")
+	keyMetadata     = ast.StringTerm("metadata")
+	keyName         = ast.StringTerm("name")
+	keyGenerateName = ast.StringTerm("generateName")
+	keyNamespace    = ast.StringTerm("namespace")
+	keyLabels       = ast.StringTerm("labels")
+)
+
 // get is v[key] when v is an object, else nil.
-func get(v ast.Value, key string) ast.Value {
+func get(v ast.Value, key *ast.Term) ast.Value {
 	obj, ok := v.(ast.Object)
 	if !ok {
 		return nil
 	}
-	if t := obj.Get(ast.StringTerm(key)); t != nil {
+	if t := obj.Get(key); t != nil {
 		return t.Value
 	}
 	return nil
 }
 
 // stringAt is v[key] when it is a string, else "".
-func stringAt(v ast.Value, key string) string {
+func stringAt(v ast.Value, key *ast.Term) string {
 	s, _ := get(v, key).(ast.String)
 	return string(s)
 }
@@ -81,13 +93,13 @@ func objectOfValue(v ast.Value) (Object, bool) {
 	if _, ok := v.(ast.Object); !ok {
 		return Object{}, false
 	}
-	o := Object{Kind: stringAt(v, "kind")}
-	o.Group, _ = splitAPIVersion(stringAt(v, "apiVersion"))
-	if md, ok := get(v, "metadata").(ast.Object); ok {
-		o.Name = stringAt(md, "name")
-		o.GenerateName = stringAt(md, "generateName")
-		o.Namespace = stringAt(md, "namespace")
-		if lo, ok := get(md, "labels").(ast.Object); ok {
+	o := Object{Kind: stringAt(v, keyKind)}
+	o.Group, _ = splitAPIVersion(stringAt(v, keyAPIVersion))
+	if md, ok := get(v, keyMetadata).(ast.Object); ok {
+		o.Name = stringAt(md, keyName)
+		o.GenerateName = stringAt(md, keyGenerateName)
+		o.Namespace = stringAt(md, keyNamespace)
+		if lo, ok := get(md, keyLabels).(ast.Object); ok {
 			o.Labels = map[string]string{}
 			lo.Foreach(func(k, v *ast.Term) {
 				if ks, ok := k.Value.(ast.String); ok {

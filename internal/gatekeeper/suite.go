@@ -345,12 +345,12 @@ func (r *testRun) readObject(ctx context.Context, path string) (*manifest.Resour
 	if obj.Kind != "AdmissionReview" {
 		return obj, engine.Call{}, nil
 	}
-	req, ok := get(obj.Value, "request").(ast.Object)
+	req, ok := get(obj.Value, ast.StringTerm("request")).(ast.Object)
 	if !ok {
 		return nil, engine.Call{}, fmt.Errorf("%s: AdmissionReview has no request", path)
 	}
-	call := engine.Call{Operation: stringAt(req, "operation")}
-	newObj, old := get(req, "object"), get(req, "oldObject")
+	call := engine.Call{Operation: stringAt(req, ast.StringTerm("operation"))}
+	newObj, old := get(req, ast.StringTerm("object")), get(req, ast.StringTerm("oldObject"))
 	if _, isNull := newObj.(ast.Null); isNull {
 		newObj = nil
 	}
@@ -364,7 +364,7 @@ func (r *testRun) readObject(ctx context.Context, path string) (*manifest.Resour
 		return nil, engine.Call{}, fmt.Errorf("%s: AdmissionReview has no request.object", path)
 	}
 	call.OldObject = old
-	if u, ok := get(req, "userInfo").(ast.Object); ok {
+	if u, ok := get(req, ast.StringTerm("userInfo")).(ast.Object); ok {
 		if v, err := ast.JSON(u); err == nil {
 			call.UserInfo, _ = v.(map[string]any)
 		}
@@ -375,7 +375,7 @@ func (r *testRun) readObject(ctx context.Context, path string) (*manifest.Resour
 	}
 	// The review's namespace is the request's (input.review.namespace, and
 	// the Namespace the matcher looks up), whatever the object says.
-	res.Namespace = stringAt(req, "namespace")
+	res.Namespace = stringAt(req, keyNamespace)
 	return res, call, nil
 }
 
@@ -386,7 +386,7 @@ func resourceFromValue(v ast.Value, loc finding.Location) *manifest.Resource {
 	if !ok {
 		return nil
 	}
-	r := &manifest.Resource{Location: loc, Item: -1, APIVersion: stringAt(v, "apiVersion"), Kind: o.Kind, Name: o.Name,
+	r := &manifest.Resource{Location: loc, Item: -1, APIVersion: stringAt(v, keyAPIVersion), Kind: o.Kind, Name: o.Name,
 		Namespace: o.Namespace, Labels: o.Labels, Value: v}
 	return r
 }
