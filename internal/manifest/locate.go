@@ -277,14 +277,13 @@ func parseFilter(p string, i int) (int, segment, bool) {
 	if end < 0 {
 		return 0, segment{}, false
 	}
-	seg := segment{key: p[i:end], index: -1, filter: &filter{}}
-	if field, value, ok := readFilter(strings.TrimSpace(p[i+1 : end])); ok {
-		seg.filter = &filter{field: field, value: value}
-	}
-	return end + 1, seg, true
+	// Not understood: no field, a filter that matches nothing.
+	field, value, _ := readFilter(strings.TrimSpace(p[i+1 : end]))
+	return end + 1, segment{index: -1, filter: &filter{field: field, value: value}}, true
 }
 
-// readFilter reads "(@.a.b == 'v')" or "@.a.b=='v'".
+// readFilter reads "(@.a.b == 'v')" or "@.a.b=='v'"; nil, "" and false
+// for anything else.
 func readFilter(s string) ([]string, string, bool) {
 	if strings.HasPrefix(s, "(") && strings.HasSuffix(s, ")") {
 		s = strings.TrimSpace(s[1 : len(s)-1])
