@@ -195,22 +195,13 @@ func TestAdmissionWebhookOnRealAPIServer(t *testing.T) {
 		if err == nil {
 			t.Fatal("privileged pod admitted")
 		}
-		if !apierrors.IsForbidden(err) {
-			t.Errorf("error is not 403 Forbidden: %v", err)
-		}
-		msg := err.Error()
-		for _, s := range []string{`admission webhook "` + webhookName + `" denied the request`, privilegedMessage + "app"} {
-			if !strings.Contains(msg, s) {
-				t.Errorf("error %q does not contain %q", msg, s)
-			}
-		}
+		assertDenied(t, client, err, ns["privileged"], "privileged", privilegedMessage+"app")
 		// attest's status details (one cause per failing finding) come
 		// through the API server.
 		var status apierrors.APIStatus
 		if !errors.As(err, &status) || status.Status().Details == nil || !hasCause(status.Status().Details.Causes, privilegedMessage) {
 			t.Errorf("no status cause for the privileged container in %s", jsonString(status))
 		}
-		assertNotFound(t, client, ns["privileged"], "privileged")
 
 		// kube-system is excluded by the file's namespaceSelector: the
 		// same pod goes in there without attest being asked.
@@ -357,16 +348,7 @@ func testNamespaceSelector(t *testing.T, client kubernetes.Interface, at *attest
 	// not stored.
 	refused := func(ns string) {
 		t.Helper()
-		err := createPod(ns, false)
-		if err == nil {
-			t.Errorf("pod in %s admitted; want %q", ns, gatekeeperMessage(ns))
-			return
-		}
-		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `admission webhook "`+webhookName+`" denied the request`) ||
-			!strings.Contains(err.Error(), gatekeeperMessage(ns)) {
-			t.Errorf("pod in %s: %v; want attest's denial %q", ns, err, gatekeeperMessage(ns))
-		}
-		assertNotFound(t, client, ns, "web")
+		assertDenied(t, client, createPod(ns, false), ns, "web", gatekeeperMessage(ns))
 	}
 	admitted := func(ns string) {
 		t.Helper()
@@ -631,6 +613,26 @@ func createServiceAccount(t *testing.T, client kubernetes.Interface, namespace, 
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatalf("ServiceAccount %s/%s: %v", namespace, name, err)
 	}
+}
+
+// assertDenied checks that err is the API server's 403 for pod
+// namespace/name with the denial of attest's webhook, carrying msg, and
+// that the pod was not stored.
+func assertDenied(t *testing.T, client kubernetes.Interface, err error, namespace, name, msg string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("pod %s/%s admitted; want attest's denial %q", namespace, name, msg)
+		return
+	}
+	if !apierrors.IsForbidden(err) {
+		t.Errorf("pod %s/%s: error is not 403 Forbidden: %v", namespace, name, err)
+	}
+	for _, s := range []string{`admission webhook "` + webhookName + `" denied the request`, msg} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("pod %s/%s: error %q does not contain %q", namespace, name, err, s)
+		}
+	}
+	assertNotFound(t, client, namespace, name)
 }
 
 func assertNotFound(t *testing.T, client kubernetes.Interface, namespace, name string) {
