@@ -168,12 +168,9 @@ func TestAdmissionWebhookOnRealAPIServer(t *testing.T) {
 	// A new configuration takes effect within milliseconds, but not
 	// synchronously: ask (dry run, which webhooks with sideEffects: None
 	// see too) until attest is the one refusing a privileged pod.
-	poll(t, "the webhook to take effect", 30*time.Second, []*process{at.proc}, func() (bool, error) {
+	at.waitForDenial(t, "the webhook to take effect", privilegedMessage, func() error {
 		_, err := client.CoreV1().Pods(ns["privileged"]).Create(ctx, privilegedPod("probe"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if err == nil {
-			return false, errors.New("privileged pod admitted (dry run)")
-		}
-		return strings.Contains(err.Error(), privilegedMessage), err
+		return err
 	})
 
 	// ServiceAccounts are among the webhook's resources: these go through
@@ -397,10 +394,7 @@ func testNamespaceSelector(t *testing.T, client kubernetes.Interface, at *attest
 	if _, err := client.RbacV1().ClusterRoleBindings().Create(ctx, getBinding, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "attest's get of Namespaces to be allowed", 30*time.Second, []*process{at.proc}, func() (bool, error) {
-		err := createPod(enforced, true)
-		return err != nil && strings.Contains(err.Error(), gatekeeperMessage(enforced)), err
-	})
+	at.waitForDenial(t, "attest's get of Namespaces to be allowed", gatekeeperMessage(enforced), func() error { return createPod(enforced, true) })
 	refused(enforced)
 	admitted(free)
 	// A Namespace created just now, and a pod in it at once.
@@ -440,10 +434,7 @@ func testNamespaceSelector(t *testing.T, client kubernetes.Interface, at *attest
 	if _, err := client.CoreV1().Namespaces().Update(ctx, nsObj, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "the new label to reach attest", 30*time.Second, []*process{at.proc}, func() (bool, error) {
-		err := createPod(free, true)
-		return err != nil && strings.Contains(err.Error(), gatekeeperMessage(free)), err
-	})
+	at.waitForDenial(t, "the new label to reach attest", gatekeeperMessage(free), func() error { return createPod(free, true) })
 	refused(free)
 }
 
@@ -1264,6 +1255,20 @@ const namespacesNotRead = "the cluster's Namespaces not read yet"
 
 func (at *attestServer) readyz() (int, string, error) {
 	return httpGetBody(at.client, "https://"+at.addr+"/readyz", "")
+}
+
+// waitForDenial calls create (a dry run) until it is refused with an
+// error that contains msg, failing the test after 30 seconds or if attest
+// exits.
+func (at *attestServer) waitForDenial(t *testing.T, what, msg string, create func() error) {
+	t.Helper()
+	poll(t, what, 30*time.Second, []*process{at.proc}, func() (bool, error) {
+		err := create()
+		if err == nil {
+			return false, errors.New("admitted (dry run)")
+		}
+		return strings.Contains(err.Error(), msg), err
+	})
 }
 
 // ---- small helpers ----
