@@ -269,8 +269,8 @@ func TestAdmissionWebhookOnRealAPIServer(t *testing.T) {
 		// The decision log says the finding was exempted, for this request
 		// from this user.
 		rec := findDecision(t, at.decisionLog, ns["exempt"], "debug", "allowed")
-		if rec.User != kube.user {
-			t.Errorf("decision log user = %q, want %q", rec.User, kube.user)
+		if rec.User != adminUser {
+			t.Errorf("decision log user = %q, want %q", rec.User, adminUser)
 		}
 		exempted := false
 		for _, f := range rec.Findings {
@@ -969,10 +969,12 @@ func startEtcd(t *testing.T, bin, tmp string) string {
 // ---- kube-apiserver ----
 
 type apiServer struct {
-	config      *rest.Config
-	user        string
-	attestToken string // attestUser's
+	config      *rest.Config // adminUser's
+	attestToken string       // attestUser's
 }
+
+// adminUser is the cluster admin the test talks to the API server as.
+const adminUser = "e2e-admin"
 
 // attestUser is the ServiceAccount attest runs as in deploy/
 // (attest-system/attest), as the API server names it.
@@ -1010,13 +1012,12 @@ func startAPIServer(t *testing.T, bin, etcdURL, tmp string) *apiServer {
 	}
 	// A static token for a cluster admin.
 	token := rand.Text()
-	const user = "e2e-admin"
 	// And one for attest serve, as the ServiceAccount of deploy/ would
 	// authenticate (RBAC matches a ServiceAccount subject by this name);
 	// no permissions until the test grants them.
 	attestToken := rand.Text()
 	tokens := filepath.Join(dir, "tokens.csv")
-	writeFile(t, tokens, []byte(token+","+user+",e2e-admin-uid,\"system:masters\"\n"+
+	writeFile(t, tokens, []byte(token+","+adminUser+",e2e-admin-uid,\"system:masters\"\n"+
 		attestToken+","+attestUser+",e2e-attest-uid,\"system:serviceaccounts,system:serviceaccounts:attest-system\"\n"))
 	// The ServiceAccount token signing key.
 	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -1070,7 +1071,6 @@ func startAPIServer(t *testing.T, bin, etcdURL, tmp string) *apiServer {
 		return code == http.StatusOK && body == "ok", fmt.Errorf("%d %s", code, body)
 	})
 	return &apiServer{
-		user:        user,
 		attestToken: attestToken,
 		config: &rest.Config{
 			Host:            host,
