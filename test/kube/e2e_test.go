@@ -831,9 +831,7 @@ func start(t *testing.T, name, logDir string, env []string, bin string, args ...
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if env != nil {
-		cmd.Env = env
-	}
+	cmd.Env = env // nil: the test's environment
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
