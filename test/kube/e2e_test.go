@@ -855,10 +855,8 @@ func start(t *testing.T, name, logDir string, env []string, bin string, args ...
 
 // kill ends the process (by its PID) and waits for it.
 func (p *process) kill() {
-	select {
-	case <-p.done:
+	if p.exited() {
 		return
-	default:
 	}
 	_ = p.cmd.Process.Kill()
 	<-p.done
