@@ -175,7 +175,7 @@ func TestAdmissionWebhookOnRealAPIServer(t *testing.T) {
 
 	// ServiceAccounts are among the webhook's resources: these go through
 	// attest, which must let them in.
-	for _, n := range sortedValues(ns) {
+	for _, n := range slices.Sorted(maps.Values(ns)) {
 		warnings.take()
 		createServiceAccount(t, client, n, "web")
 		if w := attestWarnings(warnings.take()); len(w) > 0 {
@@ -1277,10 +1277,6 @@ func writeFile(t *testing.T, path string, data []byte) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func sortedValues(m map[string]string) []string {
-	return slices.Sorted(maps.Values(m))
 }
 
 func jsonString(v any) string {
