@@ -72,9 +72,12 @@ const webhookName = "validate.attest.continuu.ms"
 // writes it: "[policy] message".
 const privilegedMessage = "[attest-security] Privileged containers are not allowed: "
 
-// A version the API server reports (clients such as kubectl parse it).
+// The version the API server reports (clients such as kubectl parse it).
+const kubeVersion = "v1.37.2"
+
+// kubeVersionLDFlags builds kube-apiserver with kubeVersion.
 const kubeVersionLDFlags = "-s -w" +
-	" -X k8s.io/component-base/version.gitVersion=v1.37.2" +
+	" -X k8s.io/component-base/version.gitVersion=" + kubeVersion +
 	" -X k8s.io/component-base/version.gitMajor=1" +
 	" -X k8s.io/component-base/version.gitMinor=37"
 
@@ -96,8 +99,8 @@ func TestAdmissionWebhookOnRealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := client.Discovery().ServerVersion(); err != nil || v.GitVersion != "v1.37.2" {
-		t.Fatalf("server version = %v, %v; want v1.37.2", v, err)
+	if v, err := client.Discovery().ServerVersion(); err != nil || v.GitVersion != kubeVersion {
+		t.Fatalf("server version = %v, %v; want %s", v, err, kubeVersion)
 	}
 
 	// Namespaces and their `default` ServiceAccount (no controller-manager
