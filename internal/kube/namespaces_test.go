@@ -123,9 +123,8 @@ func TestLabelsFromTheCache(t *testing.T) {
 	}
 
 	// A label change reaches the cache through the watch.
-	nsr := namespacesResource
 	changed := namespace("shop", map[string]string{"env": "staging"})
-	if err := c.Tracker().Update(nsr, changed, ""); err != nil {
+	if err := c.Tracker().Update(namespacesResource, changed, ""); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the label change", func() bool {
