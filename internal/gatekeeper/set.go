@@ -325,8 +325,10 @@ func (s *Set) namespaceOf(ctx context.Context, r *manifest.Resource, m *Match) *
 }
 
 // clusterNamespace is the Namespace called name as the set's lookup reads
-// it, when a namespaceSelector first needs its labels (once per review:
-// the object and the old object share it). A Namespace the cluster does
+// it, when a namespaceSelector first needs its labels (once per
+// constraint's review: the object and the old object share it; the
+// lookup itself keeps what the other constraints of the same request
+// ask for again). A Namespace the cluster does
 // not have fails the review, as in Gatekeeper's webhook, which refuses a
 // request whose Namespace it cannot get.
 func (s *Set) clusterNamespace(ctx context.Context, name string) *Namespace {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -41,6 +42,24 @@ type Namespaces struct {
 	informer   cache.SharedIndexInformer
 	getTimeout time.Duration
 	log        *slog.Logger
+
+	// read remembers the answers of direct reads for readTTL: every
+	// constraint with a namespaceSelector asks for the review's
+	// Namespace, and on a cache miss each would otherwise be a GET of its
+	// own inside the same admission request.
+	mu   sync.Mutex
+	read map[string]directRead
+	now  func() time.Time
+}
+
+// readTTL is how long a direct read's answer is used, well under the time
+// the watch takes to bring the Namespace into the cache.
+const readTTL = time.Second
+
+type directRead struct {
+	labels map[string]string
+	found  bool
+	at     time.Time
 }
 
 type options struct {
@@ -101,7 +120,8 @@ func newNamespaces(client metadata.Interface, opts ...Option) *Namespaces {
 		}
 		return obj, nil
 	})
-	return &Namespaces{client: client, informer: inf, getTimeout: o.getTimeout, log: o.log}
+	return &Namespaces{client: client, informer: inf, getTimeout: o.getTimeout, log: o.log,
+		read: map[string]directRead{}, now: time.Now}
 }
 
 // Start lists and watches the cluster's Namespaces until ctx is done, in
@@ -127,11 +147,19 @@ func (n *Namespaces) Labels(ctx context.Context, name string) (map[string]string
 			return m.Labels, true, nil
 		}
 	}
+	now := n.now()
+	n.mu.Lock()
+	r, ok := n.read[name]
+	n.mu.Unlock()
+	if ok && now.Sub(r.at) < readTTL {
+		return r.labels, r.found, nil
+	}
 	gctx, cancel := context.WithTimeout(ctx, n.getTimeout)
 	defer cancel()
 	m, err := n.client.Resource(namespacesResource).Get(gctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
+		n.remember(name, directRead{at: now})
 		return nil, false, nil
 	case err != nil && errors.Is(gctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
 		return nil, false, fmt.Errorf("read Namespace %s from the API server: no answer within %s", name, n.getTimeout)
@@ -139,7 +167,21 @@ func (n *Namespaces) Labels(ctx context.Context, name string) (map[string]string
 		return nil, false, fmt.Errorf("read Namespace %s from the API server: %w", name, err)
 	}
 	n.log.LogAttrs(ctx, slog.LevelDebug, "Namespace not in the cache yet: read from the API server", slog.String("namespace", name))
+	n.remember(name, directRead{labels: m.Labels, found: true, at: now})
 	return m.Labels, true, nil
+}
+
+// remember keeps a direct read's answer (failed reads are not kept: the
+// next ask tries again) and forgets the expired ones.
+func (n *Namespaces) remember(name string, r directRead) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for k, old := range n.read {
+		if r.at.Sub(old.at) >= readTTL {
+			delete(n.read, k)
+		}
+	}
+	n.read[name] = r
 }
 
 // ErrNotInCluster: no kubeconfig was given and the process does not run in

@@ -232,3 +232,38 @@ current-context: x
 		}
 	})
 }
+
+// TestDirectReadsRemembered: the constraints of one review all ask for the
+// same Namespace; on a cache miss that is one GET, not one per constraint.
+// Answers (found or not) are kept for readTTL, failed reads not at all.
+func TestDirectReadsRemembered(t *testing.T) {
+	c := newClient(t)
+	n := newNamespaces(c)
+	clock := time.Unix(1000, 0)
+	n.now = func() time.Time { return clock }
+	ctx := context.Background()
+	for range 3 {
+		if l, ok, err := n.Labels(ctx, "shop"); err != nil || !ok || l["env"] != "prod" {
+			t.Fatalf("shop: %v %v %v", l, ok, err)
+		}
+		if _, ok, err := n.Labels(ctx, "ghost"); err != nil || ok {
+			t.Fatalf("ghost: %v %v", ok, err)
+		}
+		if _, _, err := n.Labels(ctx, "down"); err == nil {
+			t.Fatal("down: no error")
+		}
+	}
+	if c.got("shop") != 1 || c.got("ghost") != 1 || c.got("down") != 3 {
+		t.Errorf("GETs within %s: %v; want shop 1, ghost 1, down 3 (failures are not kept)", readTTL, c.gets)
+	}
+	clock = clock.Add(readTTL)
+	if _, ok, err := n.Labels(ctx, "shop"); err != nil || !ok {
+		t.Fatalf("shop after %s: %v %v", readTTL, ok, err)
+	}
+	if c.got("shop") != 2 {
+		t.Errorf("shop GETs after %s: %d, want 2", readTTL, c.got("shop"))
+	}
+	if len(n.read) != 1 {
+		t.Errorf("remembered after expiry: %v, want only shop", n.read)
+	}
+}
