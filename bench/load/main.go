@@ -149,8 +149,8 @@ func (h held) String() string {
 	if h.gcs >= 0 {
 		gc = strconv.Itoa(h.gcs)
 	}
-	return fmt.Sprintf("%s  p99.9 %s  cpu/decision %s (generator %s)  gc %s", h.Result, h.P999.Round(10*time.Microsecond),
-		h.cpuPerOp.Round(time.Microsecond), h.genPerOp.Round(time.Microsecond), gc)
+	return fmt.Sprintf("%s  p99.9 %s  send p99 %s  cpu/decision %s (generator %s)  gc %s", h.Result, h.P999.Round(10*time.Microsecond),
+		h.SendP99.Round(10*time.Microsecond), h.cpuPerOp.Round(time.Microsecond), h.genPerOp.Round(time.Microsecond), gc)
 }
 
 func run(ctx context.Context, c config) error {
@@ -248,21 +248,22 @@ func summary(servers []string, all [][]measurement) {
 
 // summaryRates prints, for -rates, each server's medians at each rate.
 func summaryRates(servers []string, rates []float64, all [][]measurement) {
-	fmt.Printf("\n| server | rate | p50 | p99 | p99.9 | max | CPU per decision | GCs |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Printf("\n| server | rate | p50 | p99 | p99.9 | max | send p99 | CPU per decision | GCs |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for j, name := range servers {
 		for k, rate := range rates {
-			var p50, p99, p999, mx, cpu, gcs []float64
+			var p50, p99, p999, mx, send, cpu, gcs []float64
 			for _, ms := range all {
 				h := ms[j].holds[k]
 				p50 = append(p50, float64(h.P50))
 				p99 = append(p99, float64(h.P99))
 				p999 = append(p999, float64(h.P999))
 				mx = append(mx, float64(h.Max))
+				send = append(send, float64(h.SendP99))
 				cpu = append(cpu, float64(h.cpuPerOp))
 				gcs = append(gcs, float64(h.gcs))
 			}
 			d := func(v []float64) time.Duration { return time.Duration(median(v)).Round(10 * time.Microsecond) }
-			fmt.Printf("| %s | %.0f | %s | %s | %s | %s | %s | %.0f |\n", name, rate, d(p50), d(p99), d(p999), d(mx),
+			fmt.Printf("| %s | %.0f | %s | %s | %s | %s | %s | %s | %.0f |\n", name, rate, d(p50), d(p99), d(p999), d(mx), d(send),
 				time.Duration(median(cpu)).Round(time.Microsecond), median(gcs))
 		}
 	}

@@ -37,6 +37,12 @@ type Result struct {
 	Throughput float64       // answered (200) per second over Elapsed
 	P50, P99   time.Duration // from the scheduled time
 	P999, Max  time.Duration
+	// SendP99 is the p99 of the send lag: from a request's scheduled time
+	// to the moment the generator wrote it. It is the part of the latency
+	// spent before the server could see the request (the generator late
+	// to wake, no core free for it, or every connection busy), which
+	// tells a server's own tail from the machine's.
+	SendP99 time.Duration
 	// Latencies, when the generator keeps them (KeepLatencies), are every
 	// request's latency in schedule order (request i was scheduled at
 	// i*Interval from the start; -1: failed), for a time series of the run.
@@ -122,6 +128,7 @@ func (g *Generator) Run(ctx context.Context, t Target, rate float64, d time.Dura
 		return Result{Rate: rate, Requests: n, Errors: n}
 	}
 	lat := make([]time.Duration, n)
+	lag := make([]time.Duration, n)
 	var errs atomic.Int64
 	sem := make(chan struct{}, g.Outstanding)
 	var wg sync.WaitGroup
@@ -145,9 +152,10 @@ func (g *Generator) Run(ctx context.Context, t Target, rate float64, d time.Dura
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ok := g.do(ctx, rq)
+			ok, sent := g.do(ctx, rq)
 			done := time.Now()
 			lat[i] = done.Sub(sched)
+			lag[i] = sent.Sub(sched)
 			if !ok {
 				errs.Add(1)
 				lat[i] = -1
@@ -161,7 +169,7 @@ func (g *Generator) Run(ctx context.Context, t Target, rate float64, d time.Dura
 		}()
 	}
 	wg.Wait()
-	lat = lat[:n]
+	lat, lag = lat[:n], lag[:n]
 	r := Result{Rate: rate, Requests: n, Errors: int(errs.Load()), Elapsed: time.Duration(last.Load()), Interval: interval}
 	if g.KeepLatencies {
 		r.Latencies = slices.Clone(lat)
@@ -175,13 +183,18 @@ func (g *Generator) Run(ctx context.Context, t Target, rate float64, d time.Dura
 		r.P999 = good[min(len(good)-1, len(good)*999/1000)]
 		r.Max = good[len(good)-1]
 	}
+	if len(lag) > 0 {
+		slices.Sort(lag)
+		r.SendP99 = lag[min(len(lag)-1, len(lag)*99/100)]
+	}
 	return r
 }
 
 // do sends one request on an idle connection (or a new one) and reads
 // the whole answer; the connection goes back to the pool unless the
-// server closes it or something failed.
-func (g *Generator) do(ctx context.Context, rq request) bool {
+// server closes it or something failed. sent is when the request was
+// about to be written.
+func (g *Generator) do(ctx context.Context, rq request) (ok bool, sent time.Time) {
 	var c *conn
 	select {
 	case c = <-g.idle:
@@ -194,21 +207,22 @@ func (g *Generator) do(ctx context.Context, rq request) bool {
 	if c == nil {
 		nc, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", rq.host)
 		if err != nil {
-			return false
+			return false, time.Now()
 		}
 		c = &conn{host: rq.host, c: nc, br: bufio.NewReaderSize(nc, 16<<10)}
 	}
+	sent = time.Now()
 	ok, reuse := c.roundTrip(rq)
 	if !reuse {
 		c.c.Close()
-		return ok
+		return ok, sent
 	}
 	select {
 	case g.idle <- c:
 	default:
 		c.c.Close()
 	}
-	return ok
+	return ok, sent
 }
 
 func (c *conn) roundTrip(rq request) (ok, reuse bool) {
