@@ -220,27 +220,31 @@ func (p *jsonParser) array(depth int) (ast.Value, error) {
 
 // str reads a string at p.data[p.i] == '"'.
 func (p *jsonParser) str() (string, error) {
-	start := p.i
+	start, plain, err := p.scanString()
+	if err != nil {
+		return "", err
+	}
+	return p.stringAt(start, plain)
+}
+
+// scanString goes past one JSON string and says where it started and
+// whether its bytes are its value (no escape, valid UTF-8), so a caller
+// can look it up before anything is allocated.
+func (p *jsonParser) scanString() (start int, plain bool, err error) {
+	start = p.i
 	p.i++
-	plain := true
+	plain = true
 	for p.i < len(p.data) {
 		c := p.data[p.i]
 		switch {
 		case c == '"':
 			p.i++
-			if plain {
-				return string(p.data[start+1 : p.i-1]), nil
-			}
-			var s string
-			if err := json.Unmarshal(p.data[start:p.i], &s); err != nil {
-				return "", fmt.Errorf("offset %d: %w", start, err)
-			}
-			return s, nil
+			return start, plain, nil
 		case c == '\\':
 			plain = false
 			p.i += 2
 		case c < 0x20:
-			return "", p.errorf("invalid control character in a string")
+			return 0, false, p.errorf("invalid control character in a string")
 		case c >= utf8.RuneSelf:
 			r, size := utf8.DecodeRune(p.data[p.i:])
 			if r == utf8.RuneError && size == 1 {
@@ -251,7 +255,19 @@ func (p *jsonParser) str() (string, error) {
 			p.i++
 		}
 	}
-	return "", errJSONEnd
+	return 0, false, errJSONEnd
+}
+
+// stringAt is the value of the string scanString just went past.
+func (p *jsonParser) stringAt(start int, plain bool) (string, error) {
+	if plain {
+		return string(p.data[start+1 : p.i-1]), nil
+	}
+	var s string
+	if err := json.Unmarshal(p.data[start:p.i], &s); err != nil {
+		return "", fmt.Errorf("offset %d: %w", start, err)
+	}
+	return s, nil
 }
 
 // number reads a JSON number and keeps its text.
@@ -295,15 +311,18 @@ func (p *jsonParser) number() (ast.Value, error) {
 // key reads an object key. The keys Kubernetes objects use over and over
 // are shared terms (keyTerms): no string and no term to allocate.
 func (p *jsonParser) key() (*ast.Term, error) {
-	start := p.i
-	s, err := p.str()
+	start, plain, err := p.scanString()
 	if err != nil {
 		return nil, err
 	}
-	if raw := p.data[start+1 : p.i-1]; len(raw) == len(s) {
-		if t, ok := keyTerms[string(raw)]; ok {
+	if plain {
+		if t, ok := keyTerms[string(p.data[start+1:p.i-1])]; ok {
 			return t, nil
 		}
+	}
+	s, err := p.stringAt(start, plain)
+	if err != nil {
+		return nil, err
 	}
 	return p.term(ast.String(s)), nil
 }
@@ -335,7 +354,7 @@ func (p *jsonParser) skip(depth int) error {
 				if p.i >= len(p.data) || p.data[p.i] != '"' {
 					return p.errorf("want an object key")
 				}
-				if _, err := p.str(); err != nil {
+				if err := p.skipString(); err != nil {
 					return err
 				}
 				p.space()
@@ -362,10 +381,22 @@ func (p *jsonParser) skip(depth int) error {
 				return p.errorf("invalid character %q after a value", p.data[p.i])
 			}
 		}
+	case c == '"':
+		return p.skipString()
 	default:
 		_, err := p.value(depth, nil)
 		return err
 	}
+}
+
+// skipString goes past one string, checking its escapes, without
+// allocating one when it has none.
+func (p *jsonParser) skipString() error {
+	start, plain, err := p.scanString()
+	if err == nil && !plain {
+		_, err = p.stringAt(start, plain)
+	}
+	return err
 }
 
 // keyTerms are shared terms for common keys of Kubernetes objects and
