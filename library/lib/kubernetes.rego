@@ -221,24 +221,24 @@ image_tag(image) := tag if {
 # OPA's units.parse_bytes is not used: it reads "m" as mega in any case
 # ("2000m" gives 2e9) and truncates fractions ("0.5" gives 0); units.parse
 # gets m right but rejects n and u and accepts "1K", which Kubernetes does not.
-quantity(q) := q if is_number(q)
-
-quantity(q) := n if {
+quantity(q) := q if {
+	is_number(q)
+} else := n if {
+	# The common forms ("500m", "2", "1.5Gi", "1e3"): one regular
+	# expression, and no rewriting of the mantissa.
 	is_string(q)
-	m := regex.find_all_string_submatch_n(`^([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$`, q, 1)[0]
-	n := _scale(_normal_decimal(m[1]), m[2], m[3])
+	[_, m, exp, suffix] := regex.find_all_string_submatch_n(`^(-?[0-9]+(?:\.[0-9]+)?)(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$`, q, 1)[0]
+	n := _scaled(m, exp, suffix)
+} else := n if {
+	# The rest of Kubernetes' grammar: "+1", ".5", "-.5", "1.".
+	is_string(q)
+	[_, m, exp, suffix] := regex.find_all_string_submatch_n(`^([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$`, q, 1)[0]
+	n := _scaled(_normal_decimal(m), exp, suffix)
 }
 
 # A plain mantissa ("500", "1.5", "-2") is taken as it is; "+1", ".5",
-# "-.5" and "1." are rewritten into what to_number takes. (else chains
-# here and in _scale: a function's bodies are otherwise all evaluated, on
-# every call, and quantities are parsed for every container.)
-_normal_decimal(s) := s if {
-	not startswith(s, "+")
-	not startswith(s, ".")
-	not startswith(s, "-.")
-	not endswith(s, ".")
-} else := x if {
+# "-.5" and "1." are rewritten into what to_number takes.
+_normal_decimal(s) := x if {
 	t := trim_left(s, "+")
 	a := _leading_zero(t)
 	x := _trailing_zero(a)
@@ -254,17 +254,27 @@ _trailing_zero(s) := concat("", [s, "0"]) if endswith(s, ".")
 
 else := s
 
-# _scale(mantissa, exponent, suffix): mantissa is a decimal string; only
-# one of exponent ("e3") and suffix is non-empty.
-_scale(x, exp, suffix) := to_number(concat("", [x, exp])) if {
-	exp != ""
-} else := to_number(x) if {
-	suffix == ""
-} else := to_number(x) * _binary[suffix] if {
-	_binary[suffix]
-} else := to_number(x) * _decimal[suffix] if {
-	_decimal[suffix]
-} else := to_number(x) / _fraction[suffix]
+# _scaled(mantissa, exponent, suffix): mantissa is a decimal string; only
+# one of exponent ("e3") and suffix is non-empty. A decimal suffix becomes
+# an exponent in the number's own text ("500m" is 500e-3), which is exact
+# and costs no arithmetic (OPA's division is several times dearer than the
+# regular expression); a binary one multiplies.
+_scaled(m, exp, suffix) := to_number(concat("", [m, exp, e])) if {
+	e := _exponent[suffix]
+} else := to_number(m) * _binary[suffix]
+
+_exponent := {
+	"": "",
+	"n": "e-9",
+	"u": "e-6",
+	"m": "e-3",
+	"k": "e3",
+	"M": "e6",
+	"G": "e9",
+	"T": "e12",
+	"P": "e15",
+	"E": "e18",
+}
 
 _binary := {
 	"Ki": 1024,
@@ -274,14 +284,3 @@ _binary := {
 	"Pi": 1125899906842624,
 	"Ei": 1152921504606846976,
 }
-
-_decimal := {
-	"k": 1000,
-	"M": 1000000,
-	"G": 1000000000,
-	"T": 1000000000000,
-	"P": 1000000000000000,
-	"E": 1000000000000000000,
-}
-
-_fraction := {"m": 1000, "u": 1000000, "n": 1000000000}
