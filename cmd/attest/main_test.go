@@ -114,20 +114,50 @@ func TestSpecialInputs(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A project whose files include a FIFO where a regular file belongs
+	// (mkfifo names the files under the project folder).
+	project := func(fifos ...string) func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, "m.yaml"), []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range fifos {
+				p := filepath.Join(dir, f)
+				if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := syscall.Mkfifo(p, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
 	tests := []struct {
 		name  string
 		args  []string
+		setup func(t *testing.T, dir string)
 		stdin string
 		code  int
 		want  string
 	}{
-		{"fifo", []string{"policy", "check", "--no-builtin", fifo}, "", 2, fifo + "  is a named pipe (FIFO) that nothing writes to"},
-		{"device", []string{"policy", "check", "--no-builtin", os.DevNull}, "", 2, os.DevNull + "  is a device, not a file"},
-		{"stdin pipe", []string{"policy", "check", "--no-builtin", "-"}, "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n", 0, "1 resource in 1 file"},
+		{"fifo", []string{"policy", "check", "--no-builtin", fifo}, nil, "", 2, fifo + "  is a named pipe (FIFO) that nothing writes to"},
+		{"device", []string{"policy", "check", "--no-builtin", os.DevNull}, nil, "", 2, os.DevNull + "  is a device, not a file"},
+		{"stdin pipe", []string{"policy", "check", "--no-builtin", "-"}, nil, "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n", 0, "1 resource in 1 file"},
+		// Files found in the project, not named on the command line: a
+		// FIFO there is an error of its own and the run goes on.
+		{"fifo in a policy folder", []string{"policy", "check", "--no-builtin", "--policy", "pol", "m.yaml"}, project("pol/p.rego"), "", 2,
+			"pol/p.rego  read: is not a regular file (a pipe, socket or device)"},
+		{"fifo as the exemptions file", []string{"policy", "check", "m.yaml"}, project(".attest/exemptions.yaml"), "", 2,
+			".attest/exemptions.yaml  is not a regular file (a pipe, socket or device), not an exemptions file"},
+		{"fifo as the project configuration", []string{"policy", "check", "m.yaml"}, project(".attest/policies.yaml"), "", 2,
+			".attest/policies.yaml  is not a regular file (a pipe, socket or device); name a configuration file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd, ctx := child(t, "main", tt.args...)
+			if tt.setup != nil {
+				tt.setup(t, cmd.Dir)
+			}
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			// Not an *os.File: exec gives the child a pipe and copies.

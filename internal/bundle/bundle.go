@@ -22,11 +22,15 @@ import (
 	opabundle "github.com/open-policy-agent/opa/v1/bundle"
 
 	"github.com/continuums/attest/internal/config"
+	"github.com/continuums/attest/internal/safefile"
 )
 
 // MaxSize caps a bundle, compressed or not: policies are small and a huge
 // bundle is a mistake or an attack on memory.
 const MaxSize = 64 << 20
+
+// maxKeyFile caps a verification key file: a PEM key is a few kilobytes.
+const maxKeyFile = 1 << 20
 
 // Keys are the public keys bundles are verified with; nil or empty means
 // bundles are not verified.
@@ -51,9 +55,9 @@ func KeysFromConfig(list []config.PublicKey, dir string) (*Keys, error) {
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(dir, p)
 			}
-			b, err := os.ReadFile(p)
+			b, err := safefile.ReadFile(p, maxKeyFile)
 			if err != nil {
-				return nil, fmt.Errorf("bundle verification key %q: %w", k.ID, err)
+				return nil, fmt.Errorf("bundle verification key %q: %s: %w", k.ID, p, err)
 			}
 			pem = string(b)
 		}
@@ -105,12 +109,13 @@ func ReadPath(path string, keys *Keys) (*opabundle.Bundle, error) {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
 	if !fi.IsDir() {
-		if fi.Size() > MaxSize {
-			return nil, fmt.Errorf("bundle %s: %d bytes, over the %d limit", path, fi.Size(), MaxSize)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("bundle: %w", err)
+		data, err := safefile.ReadFile(path, MaxSize)
+		var tooLarge *safefile.TooLargeError
+		switch {
+		case errors.As(err, &tooLarge):
+			return nil, fmt.Errorf("bundle %s: %d bytes, over the %d limit", path, tooLarge.Size, MaxSize)
+		case err != nil:
+			return nil, fmt.Errorf("bundle %s: %w", path, err)
 		}
 		b, err := Read(data, keys)
 		if err != nil {

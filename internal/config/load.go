@@ -11,13 +11,13 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/safefile"
 )
 
 // LoadError is every problem found in the configuration files, each with
@@ -160,49 +160,24 @@ func Load(opts ...Option) (*Config, error) {
 // or an error located at the file.
 func readFile(path string, mustExist bool) ([]byte, *finding.Error) {
 	loc := finding.Location{File: path}
-	// Look before opening (opening a FIFO nothing writes to blocks
-	// forever), and again at what was opened.
-	if st, err := os.Stat(path); err == nil {
-		if ferr := notRegular(loc, st); ferr != nil {
-			return nil, ferr
-		}
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) && !mustExist {
+	data, err := safefile.ReadFile(path, MaxFileSize)
+	var tooLarge *safefile.TooLargeError
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !mustExist:
 		return nil, nil
-	}
-	if err != nil {
-		return nil, &finding.Error{Location: loc, Message: "cannot read configuration: " + unwrapPathError(err)}
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil {
-		if ferr := notRegular(loc, st); ferr != nil {
-			return nil, ferr
-		}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, &finding.Error{Location: loc, Message: "cannot read configuration: " + unwrapPathError(err)}
-	}
-	if len(data) > MaxFileSize {
+	case errors.Is(err, safefile.ErrDirectory):
+		return nil, &finding.Error{Location: loc, Message: "is a directory, not a configuration file"}
+	case errors.Is(err, safefile.ErrNotRegular):
+		return nil, &finding.Error{Location: loc, Message: "is not a regular file (a pipe, socket or device); name a configuration file"}
+	case errors.As(err, &tooLarge):
 		return nil, &finding.Error{Location: loc, Message: fmt.Sprintf("file is larger than %d MiB; a configuration file is never that big", MaxFileSize>>20)}
+	case err != nil:
+		return nil, &finding.Error{Location: loc, Message: "cannot read configuration: " + unwrapPathError(err)}
 	}
 	if data == nil {
 		data = []byte{}
 	}
 	return data, nil
-}
-
-// notRegular refuses what is not a regular file: a FIFO or a device could
-// block forever or never end.
-func notRegular(loc finding.Location, st fs.FileInfo) *finding.Error {
-	switch {
-	case st.Mode().IsRegular():
-		return nil
-	case st.IsDir():
-		return &finding.Error{Location: loc, Message: "is a directory, not a configuration file"}
-	}
-	return &finding.Error{Location: loc, Message: "is not a regular file (a pipe, socket or device); name a configuration file"}
 }
 
 func unwrapPathError(err error) string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/safefile"
 	"github.com/continuums/attest/internal/suggest"
 )
 
@@ -37,24 +37,20 @@ var entryKeys = []string{
 // entry without a reason, an approver or an expiry is returned: it is not
 // honoured, and Matcher.Apply says so where it would have applied.
 func LoadFile(path string) ([]Exemption, []finding.Error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	data, err := safefile.ReadFile(path, maxFileSize)
 	loc := finding.Location{File: path}
-	if err != nil {
-		return nil, []finding.Error{{Location: loc, Message: "cannot read exemptions: " + err.Error()}}
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
+	var tooLarge *safefile.TooLargeError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case errors.Is(err, safefile.ErrDirectory):
 		return nil, []finding.Error{{Location: loc, Message: "is a directory, not an exemptions file"}}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, []finding.Error{{Location: loc, Message: "cannot read exemptions: " + err.Error()}}
-	}
-	if len(data) > maxFileSize {
+	case errors.Is(err, safefile.ErrNotRegular):
+		return nil, []finding.Error{{Location: loc, Message: "is not a regular file (a pipe, socket or device), not an exemptions file"}}
+	case errors.As(err, &tooLarge):
 		return nil, []finding.Error{{Location: loc, Message: fmt.Sprintf("exemptions file is larger than %d MiB", maxFileSize>>20)}}
+	case err != nil:
+		return nil, []finding.Error{{Location: loc, Message: "cannot read exemptions: " + err.Error()}}
 	}
 	return Parse(path, data)
 }

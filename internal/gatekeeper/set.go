@@ -16,6 +16,7 @@ import (
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/manifest"
 	"github.com/continuums/attest/internal/policy"
+	"github.com/continuums/attest/internal/safefile"
 )
 
 // maxFile caps one template or constraint file.
@@ -490,15 +491,12 @@ func LoadPaths(ctx context.Context, paths ...string) (Objects, []finding.Error) 
 
 // LoadFile reads one file.
 func LoadFile(p string) (Objects, []finding.Error) {
-	info, err := os.Stat(p)
-	if err != nil {
-		return Objects{}, []finding.Error{{Location: finding.Location{File: p}, Message: "cannot read: " + errText(err)}}
-	}
-	if info.Size() > maxFile {
+	data, err := safefile.ReadFile(p, maxFile)
+	var tooLarge *safefile.TooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
 		return Objects{}, []finding.Error{{Location: finding.Location{File: p}, Message: "file is over the 8 MiB limit"}}
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
+	case err != nil:
 		return Objects{}, []finding.Error{{Location: finding.Location{File: p}, Message: "cannot read: " + errText(err)}}
 	}
 	return Parse(p, data)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/manifest"
 	"github.com/continuums/attest/internal/policy"
+	"github.com/continuums/attest/internal/safefile"
 )
 
 // Suite is a gator `kind: Suite` file.
@@ -393,7 +393,7 @@ func resourceFromValue(v ast.Value, loc finding.Location) *manifest.Resource {
 
 // RunSuiteFile reads and runs one suite file.
 func RunSuiteFile(ctx context.Context, path string) ([]CaseResult, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, maxFile)
 	if err != nil {
 		return nil, fmt.Errorf("suite %s: %s", path, errText(err))
 	}

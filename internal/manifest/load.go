@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/safefile"
 )
 
 // LoadFile reads and parses one path as Discover returned it; "-" reads the
@@ -53,7 +54,7 @@ func (l *Loader) read(ctx context.Context, path string) ([]byte, error) {
 	// open returns at once whatever the file is, and what was opened is
 	// checked again. Reads of a regular file ignore the flag; those of a
 	// pipe go through Go's poller, so a cancelled ctx can end them.
-	f, err := openNonBlocking(path)
+	f, err := safefile.OpenNonBlocking(path)
 	if err != nil {
 		return nil, describeOSError(err)
 	}

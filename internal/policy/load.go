@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/bundle"
 
 	"github.com/continuums/attest/internal/finding"
+	"github.com/continuums/attest/internal/safefile"
 )
 
 // maxRegoFile caps one Rego file; policies are small and a huge file is a
@@ -97,6 +97,7 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 		})
 	}
 	set := &Set{}
+	read := map[string]bool{}
 	for _, root := range o.paths {
 		if ctx.Err() != nil {
 			break
@@ -131,7 +132,7 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 				}
 				return nil
 			}
-			if !strings.HasSuffix(p, ".rego") {
+			if !strings.HasSuffix(p, ".rego") || !firstRead(read, p) {
 				return nil
 			}
 			src, err := readCapped(p)
@@ -170,24 +171,32 @@ func errText(err error) string {
 	return err.Error()
 }
 
+// firstRead says whether path is reached for the first time, whether
+// relative or absolute: a folder named twice (policies/ and --policy
+// policies/) is read once, so a file that cannot be read is one error,
+// not two.
+func firstRead(read map[string]bool, path string) bool {
+	key := filepath.Clean(path)
+	if abs, err := filepath.Abs(path); err == nil {
+		key = abs
+	}
+	if read[key] {
+		return false
+	}
+	read[key] = true
+	return true
+}
+
 func readCapped(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	data, err := safefile.ReadFile(path, maxRegoFile)
+	var tooLarge *safefile.TooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, fmt.Errorf("policy file is %d bytes, over the %d limit", tooLarge.Size, maxRegoFile)
+	case err != nil:
 		return nil, fmt.Errorf("read: %s", errText(err))
 	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if info.Size() > maxRegoFile {
-		return nil, fmt.Errorf("policy file is %d bytes, over the %d limit", info.Size(), maxRegoFile)
-	}
-	buf := make([]byte, info.Size())
-	if _, err := io.ReadFull(f, buf); err != nil {
-		return nil, fmt.Errorf("read: %w", err)
-	}
-	return buf, nil
+	return data, nil
 }
 
 // isTest: OPA's convention is the _test.rego suffix; a module whose every
@@ -248,7 +257,7 @@ type bundleModule struct {
 // the server's business (policy bundles in attest serve); here a bundle is
 // a packaging of files like a directory is.
 func readBundle(path string) ([]bundleModule, error) {
-	f, err := os.Open(path)
+	f, _, err := safefile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open bundle: %s", errText(err))
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/continuums/attest/internal/exemption"
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/policy"
+	"github.com/continuums/attest/internal/safefile"
 	"github.com/continuums/attest/library"
 )
 
@@ -126,7 +127,7 @@ func configFile(path string) []finding.Error {
 		_, errs := exemption.LoadFile(path)
 		return errs
 	case "governance.yaml":
-		data, err := os.ReadFile(path)
+		data, err := safefile.ReadFile(path, config.MaxFileSize)
 		if err != nil {
 			return []finding.Error{{Location: finding.Location{File: path}, Message: err.Error()}}
 		}
