@@ -233,3 +233,21 @@ func TestNoMetadata(t *testing.T) {
 		t.Fatal("no findings on UPDATE")
 	}
 }
+
+// A folder named twice, relative and absolute (the project's policies/ and
+// --policy), is read once: no template "defined twice".
+func TestLoadPathsFolderNamedTwice(t *testing.T) {
+	rel := "testdata/gatortest/autoreject"
+	abs, err := filepath.Abs(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, errs := LoadPaths(context.Background(), rel, abs, rel+"/")
+	if len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	once, _ := LoadPaths(context.Background(), rel)
+	if len(objs.Templates) != len(once.Templates) || len(objs.Constraints) != len(once.Constraints) {
+		t.Errorf("%d templates and %d constraints, want %d and %d", len(objs.Templates), len(objs.Constraints), len(once.Templates), len(once.Constraints))
+	}
+}

@@ -455,6 +455,7 @@ func (s *Set) Data() map[string]any {
 func LoadPaths(ctx context.Context, paths ...string) (Objects, []finding.Error) {
 	var objs Objects
 	var errs []finding.Error
+	read := safefile.Visited{}
 	for _, root := range paths {
 		if ctx.Err() != nil {
 			break
@@ -476,7 +477,7 @@ func LoadPaths(ctx context.Context, paths ...string) (Objects, []finding.Error) 
 				}
 				return nil
 			}
-			if !isYAML(p) {
+			if !isYAML(p) || !read.First(p) {
 				return nil
 			}
 			o, ferrs := LoadFile(p)

@@ -97,7 +97,7 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 		})
 	}
 	set := &Set{}
-	read := map[string]bool{}
+	read := safefile.Visited{}
 	for _, root := range o.paths {
 		if ctx.Err() != nil {
 			break
@@ -132,7 +132,7 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 				}
 				return nil
 			}
-			if !strings.HasSuffix(p, ".rego") || !firstRead(read, p) {
+			if !strings.HasSuffix(p, ".rego") || !read.First(p) {
 				return nil
 			}
 			src, err := readCapped(p)
@@ -169,22 +169,6 @@ func errText(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
-}
-
-// firstRead says whether path is reached for the first time, whether
-// relative or absolute: a folder named twice (policies/ and --policy
-// policies/) is read once, so a file that cannot be read is one error,
-// not two.
-func firstRead(read map[string]bool, path string) bool {
-	key := filepath.Clean(path)
-	if abs, err := filepath.Abs(path); err == nil {
-		key = abs
-	}
-	if read[key] {
-		return false
-	}
-	read[key] = true
-	return true
 }
 
 func readCapped(path string) ([]byte, error) {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // Errors for what is not a regular file. They carry no path: callers
@@ -94,4 +95,23 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 		return nil, &TooLargeError{Size: int64(len(data)), Limit: limit}
 	}
 	return data, nil
+}
+
+// Visited remembers which files were reached, by absolute path, so that a
+// folder named twice (a project's policies/ and --policy policies/, once
+// relative and once absolute) is read once and a bad file in it gives one
+// error, not two.
+type Visited map[string]bool
+
+// First says whether path is reached for the first time, and remembers it.
+func (v Visited) First(path string) bool {
+	key := filepath.Clean(path)
+	if abs, err := filepath.Abs(path); err == nil {
+		key = abs
+	}
+	if v[key] {
+		return false
+	}
+	v[key] = true
+	return true
 }

@@ -90,3 +90,23 @@ func TestKind(t *testing.T) {
 		}
 	}
 }
+
+func TestVisited(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	v := Visited{}
+	for _, tc := range []struct {
+		path  string
+		first bool
+	}{
+		{"pol/a.rego", true},
+		{"pol/a.rego", false},
+		{"./pol//a.rego", false},
+		{filepath.Join(dir, "pol", "a.rego"), false},
+		{"pol/b.rego", true},
+	} {
+		if got := v.First(tc.path); got != tc.first {
+			t.Errorf("First(%q) = %v, want %v", tc.path, got, tc.first)
+		}
+	}
+}
