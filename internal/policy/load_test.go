@@ -31,3 +31,33 @@ func TestFolderNamedTwice(t *testing.T) {
 		t.Errorf("%d modules, want 1", len(set.Modules))
 	}
 }
+
+// The input a package gets follows from what it reads.
+func TestGuessStyle(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		want      Style
+	}{
+		{"attest", "package p\n\ndeny contains \"x\" if input.resource.kind == \"Pod\"\n", StyleAttest},
+		{"attest with parameters", "package p\n\ndeny contains \"x\" if input.resource.spec.replicas < input.parameters.min\n", StyleAttest},
+		{"attest reading context", "package p\n\ndeny contains \"x\" if input.context.mode == \"cli\"\n", StyleAttest},
+		{"gatekeeper", "package p\n\nviolation contains {\"msg\": \"x\"} if input.review.object.kind == \"Pod\"\n", StyleGatekeeper},
+		{"gatekeeper with parameters", "package p\n\nviolation contains {\"msg\": m} if {\n\tinput.review.object.kind == \"Pod\"\n\tm := input.parameters.message\n}\n", StyleGatekeeper},
+		{"gatekeeper and attest: attest", "package p\n\ndeny contains \"x\" if {\n\tinput.review.object\n\tinput.resource\n}\n", StyleAttest},
+		{"manifest fields: conftest", "package p\n\ndeny contains \"x\" if input.kind == \"Pod\"\n", StyleConftest},
+		{"manifest and attest: attest", "package p\n\ndeny contains \"x\" if {\n\tinput.kind\n\tinput.resource\n}\n", StyleAttest},
+		{"package main", "package main\n\ndeny contains \"x\" if input.resource\n", StyleConftest},
+		{"whole input only", "package p\n\ndeny contains \"x\" if walk(input, [_, \"latest\"])\n", StyleAttest},
+		{"dynamic key", "package p\n\ndeny contains \"x\" if {\n\tsome k\n\tinput[k] == 1\n}\n", StyleAttest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set, errs := Load(context.Background(), WithInline("p.rego", tc.src))
+			if len(errs) != 0 || len(set.Policies) != 1 {
+				t.Fatalf("%d policies, errors %v", len(set.Policies), errs)
+			}
+			if got := set.Policies[0].Style; got != tc.want {
+				t.Errorf("style %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

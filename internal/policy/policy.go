@@ -227,22 +227,42 @@ func guessStyle(p *Policy) Style {
 	if p.Package == "main" {
 		return StyleConftest
 	}
-	review := ast.MustParseRef("input.review")
-	resource := ast.MustParseRef("input.resource")
-	usesReview, usesResource := false, false
+	// Which top-level keys of input the package reads: attest's own
+	// (resource, context), Gatekeeper's (review), or a manifest's (kind,
+	// metadata, spec, ...), as a conftest package does. Both attest and
+	// Gatekeeper give input.parameters, so it tells nothing.
+	usesReview, usesAttest, usesManifest := false, false, false
 	for _, m := range p.Modules {
 		ast.WalkRefs(m.Parsed, func(r ast.Ref) bool {
-			if r.HasPrefix(review) {
-				usesReview = true
+			if len(r) < 2 || !r[0].Equal(ast.InputRootDocument) {
+				return false
 			}
-			if r.HasPrefix(resource) {
-				usesResource = true
+			key, ok := r[1].Value.(ast.String)
+			if !ok {
+				return false
+			}
+			switch key {
+			case "review":
+				usesReview = true
+			case "resource", "context":
+				usesAttest = true
+			case "parameters":
+			default:
+				usesManifest = true
 			}
 			return false
 		})
 	}
-	if usesReview && !usesResource {
+	switch {
+	case usesAttest:
+		return StyleAttest
+	case usesReview:
 		return StyleGatekeeper
+	case usesManifest:
+		// input.kind and the like exist only in the manifest itself:
+		// under attest's input they would never be defined, and the
+		// package would never find anything.
+		return StyleConftest
 	}
 	return StyleAttest
 }
