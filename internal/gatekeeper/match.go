@@ -88,8 +88,15 @@ func stringAt(v ast.Value, key *ast.Term) string {
 }
 
 // objectOfValue reads an object given as a Rego value (an AdmissionReview's
-// oldObject).
+// oldObject), labels included.
 func objectOfValue(v ast.Value) (Object, bool) {
+	return objectOfValueFor(v, true)
+}
+
+// objectOfValueFor is objectOfValue, with the labels only when asked for:
+// a match without selectors never reads them, and on an UPDATE the old
+// object is read once per constraint that the new one did not match.
+func objectOfValueFor(v ast.Value, labels bool) (Object, bool) {
 	if _, ok := v.(ast.Object); !ok {
 		return Object{}, false
 	}
@@ -99,7 +106,7 @@ func objectOfValue(v ast.Value) (Object, bool) {
 		o.Name = stringAt(md, keyName)
 		o.GenerateName = stringAt(md, keyGenerateName)
 		o.Namespace = stringAt(md, keyNamespace)
-		if lo, ok := get(md, keyLabels).(ast.Object); ok {
+		if lo, ok := get(md, keyLabels).(ast.Object); ok && labels {
 			o.Labels = map[string]string{}
 			lo.Foreach(func(k, v *ast.Term) {
 				if ks, ok := k.Value.(ast.String); ok {

@@ -1,6 +1,13 @@
 package gatekeeper
 
-import "testing"
+import (
+	"context"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/continuums/attest/internal/manifest"
+)
 
 // TestMatch pins Gatekeeper's match.Matches: each case names the object,
 // the Namespace object the review came with (nil: none) and the outcome.
@@ -124,5 +131,28 @@ func TestValidateSchema(t *testing.T) {
 	}
 	if errs := Validate(s, map[string]any{}); len(errs) != 1 || errs[0].Message != "n is required" {
 		t.Errorf("required: %v", errs)
+	}
+}
+
+// On an UPDATE the old object decides a match the new one failed: its
+// labels are read when a selector needs them, and not otherwise (the old
+// object is read once per constraint the new one did not match).
+func TestReviewOldObjectLabels(t *testing.T) {
+	s := &Set{}
+	r := manifest.NewLoader().Parse("in.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ns}\n")).Resources[0]
+	old := ast.MustParseTerm(`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns", "labels": {"app": "web"}}}`).Value
+	bySelector := &Match{LabelSelector: &Selector{MatchLabels: map[string]string{"app": "web"}}}
+	if ok, err := s.review(context.Background(), bySelector, r, old); !ok || err != nil {
+		t.Errorf("labelSelector app=web: %v, %v; want a match through the old object's labels", ok, err)
+	}
+	otherKind := &Match{Kinds: []KindMatch{{APIGroups: []string{""}, Kinds: []string{"Pod"}}}}
+	if ok, err := s.review(context.Background(), otherKind, r, old); ok || err != nil {
+		t.Errorf("kinds [Pod]: %v, %v; want no match", ok, err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = objectOfValueFor(old, false) }); n != 0 {
+		t.Errorf("reading the old object without its labels: %v allocations, want 0", n)
+	}
+	if o, _ := objectOfValueFor(old, true); o.Labels["app"] != "web" {
+		t.Errorf("labels %v", o.Labels)
 	}
 }

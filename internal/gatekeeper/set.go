@@ -283,7 +283,7 @@ func (s *Set) review(ctx context.Context, m *Match, r *manifest.Resource, old as
 	if ok || err != nil || old == nil {
 		return ok, err
 	}
-	if o, isObj := objectOfValue(old); isObj {
+	if o, isObj := objectOfValueFor(old, m.LabelSelector != nil || m.NamespaceSelector != nil); isObj {
 		return m.Matches(o, ns)
 	}
 	return false, nil
