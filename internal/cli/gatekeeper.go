@@ -13,6 +13,7 @@ import (
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/gatekeeper"
 	"github.com/continuums/attest/internal/project"
+	"github.com/continuums/attest/internal/report"
 )
 
 // newGatekeeperCmd is `attest gatekeeper`: generate, test and verify.
@@ -59,15 +60,16 @@ Exit codes: 0 every case passed, 1 a case failed, 2 a suite could not be read.`,
 					case r.Skipped:
 						skipped++
 						if verbose {
-							fmt.Fprintf(s.Out, "SKIP  %s  %s\n", f, name)
+							fmt.Fprintf(s.Out, "SKIP  %s  %s\n", report.Printable(f), report.Printable(name))
 						}
 					case r.Err != nil:
 						failed++
-						fmt.Fprintf(s.Out, "FAIL  %s  %s\n      %s\n", f, name, strings.ReplaceAll(r.Err.Error(), "\n", "\n      "))
+						fmt.Fprintf(s.Out, "FAIL  %s  %s\n      %s\n", report.Printable(f), report.Printable(name),
+							strings.ReplaceAll(report.PrintableLines(r.Err.Error()), "\n", "\n      "))
 					default:
 						passed++
 						if verbose {
-							fmt.Fprintf(s.Out, "ok    %s  %s\n", f, name)
+							fmt.Fprintf(s.Out, "ok    %s  %s\n", report.Printable(f), report.Printable(name))
 						}
 					}
 				}
@@ -150,7 +152,8 @@ func runGatekeeperTest(ctx context.Context, s Streams, paths []string) error {
 			action = "error"
 			code = decision.ExitErrors
 		}
-		fmt.Fprintf(s.Out, "%s: %s [%s %s] %s\n", f.Location, f.Resource, action, f.Constraint, f.Message)
+		fmt.Fprintf(s.Out, "%s: %s [%s %s] %s\n", report.Printable(f.Location.String()), report.Printable(f.Resource.String()), action,
+			report.Printable(f.Constraint), report.Printable(f.Message))
 		if f.Enforcement == finding.EnforcementStrict && code == decision.ExitOK {
 			code = decision.ExitViolations
 		}

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/continuums/attest/internal/finding"
 )
@@ -464,8 +465,62 @@ func (e *errWriter) write(s string) {
 	}
 }
 
-// oneLine folds a multi-line message for formats that need one line.
+// oneLine folds a multi-line message for formats that need one line, and
+// makes it printable.
 func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+	return printable(strings.Join(strings.Fields(s), " "))
+}
+
+// printable writes control characters and bidirectional overrides as
+// escapes (\x1b, \n, \u202e). What the text-like formats print comes from
+// manifests, file names and policies, which may be anyone's pull request: a
+// resource name must not recolour the terminal, move the cursor, forge a
+// line of output (a "PASS", a TAP "ok") or reorder what a reviewer reads.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, unsafeRune) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case !unsafeRune(r):
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+// printableLines is printable line by line: the line breaks stay.
+func printableLines(s string) string {
+	if !strings.ContainsFunc(s, unsafeRune) {
+		return s
+	}
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = printable(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Printable is printable for the commands that print their own lines
+// (gatekeeper test and verify).
+func Printable(s string) string { return printable(s) }
+
+// PrintableLines is printableLines for the same commands.
+func PrintableLines(s string) string { return printableLines(s) }
+
+// unsafeRune: C0 and C1 controls, DEL, and the bidirectional embeddings,
+// overrides and isolates ("Trojan Source").
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }

@@ -55,16 +55,17 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 	for _, g := range groupByFile(res) {
 		for _, f := range g.findings {
 			p := tapPoint{ok: f.Kind != finding.KindError && !t.o.fails(f)}
-			p.desc = fmt.Sprintf("%s [%s] %s", orDash(locString(f.Location)), ruleLabel(f), oneLine(f.Message))
+			p.desc = fmt.Sprintf("%s [%s] %s", orDash(printable(locString(f.Location))), printable(ruleLabel(f)), oneLine(f.Message))
 			if ref := resourceRef(f.Resource); ref != "" {
-				p.desc += " (" + ref + ")"
+				p.desc += " (" + printable(ref) + ")"
 			}
 			doc := f.Location.Document
-			d := &tapDiag{Message: oneLineKeep(f.Message), Level: Level(f), Severity: f.Severity.String(), Rule: ruleLabel(f),
-				Enforcement: string(f.Enforcement), Resource: resourceRef(f.Resource), File: f.Location.File,
-				Document: &doc, Line: f.Location.Line, Column: f.Location.Column, Field: f.Location.Field}
+			d := &tapDiag{Message: printableLines(oneLineKeep(f.Message)), Level: Level(f), Severity: f.Severity.String(),
+				Rule: printable(ruleLabel(f)), Enforcement: string(f.Enforcement), Resource: printable(resourceRef(f.Resource)),
+				File: printable(f.Location.File), Document: &doc, Line: f.Location.Line, Column: f.Location.Column,
+				Field: printable(f.Location.Field)}
 			if e := f.Exemption; e != nil {
-				d.Exemption = exemptionText(e)
+				d.Exemption = printableLines(exemptionText(e))
 				d.Emergency = e.Emergency
 				reason := "exempted: " + e.Reason
 				if e.Emergency {
@@ -78,18 +79,18 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 		for _, e := range g.errors {
 			doc := e.Location.Document
 			points = append(points, tapPoint{
-				desc: "error: " + orDash(locString(e.Location)) + " " + oneLine(e.Message),
-				diag: &tapDiag{Message: oneLineKeep(e.Message), Level: LevelError, File: e.Location.File,
+				desc: "error: " + orDash(printable(locString(e.Location))) + " " + oneLine(e.Message),
+				diag: &tapDiag{Message: printableLines(oneLineKeep(e.Message)), Level: LevelError, File: printable(e.Location.File),
 					Document: &doc, Line: e.Location.Line, Column: e.Location.Column},
 			})
 		}
 		for _, c := range checkedByFile[g.file] {
 			if !flagged[checkedKey(c.Resource, c.Location.Document)] {
-				points = append(points, tapPoint{ok: true, desc: locString(c.Location) + " " + resourceRef(c.Resource) + " passed all policies"})
+				points = append(points, tapPoint{ok: true, desc: printable(locString(c.Location)) + " " + printable(resourceRef(c.Resource)) + " passed all policies"})
 			}
 		}
 		if len(g.findings) == 0 && len(g.errors) == 0 && g.file != "" && len(res.Checked) == 0 {
-			points = append(points, tapPoint{ok: true, desc: g.file + ": all resources passed all policies"})
+			points = append(points, tapPoint{ok: true, desc: printable(g.file) + ": all resources passed all policies"})
 		}
 	}
 
@@ -123,7 +124,7 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 	}
 	for _, g := range groupByFile(res) {
 		for _, n := range g.notes {
-			ew.write("# note: " + orDash(locString(n.Location)) + ": " + oneLine(n.Message) + "\n")
+			ew.write("# note: " + orDash(printable(locString(n.Location))) + ": " + oneLine(n.Message) + "\n")
 		}
 	}
 	for i := range res.Expired {

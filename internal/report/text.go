@@ -63,21 +63,21 @@ func (t *textReporter) Report(w io.Writer, res *finding.Result) error {
 				continue
 			}
 			label, colour := textLabel(f)
-			loc := locString(f.Location)
+			loc := printable(locString(f.Location))
 			if loc == "" {
 				loc = "-"
 			}
 			line := fmt.Sprintf("  %s %-8s %s  %s %s", t.paint(colour, fmt.Sprintf("%-7s", label)), f.Severity,
-				loc, t.paint(ansiBold, "["+ruleLabel(f)+"]"), oneLine(f.Message))
+				loc, t.paint(ansiBold, "["+printable(ruleLabel(f))+"]"), oneLine(f.Message))
 			if ref := resourceRef(f.Resource); ref != "" {
-				line += " (" + ref + ")"
+				line += " (" + printable(ref) + ")"
 			}
 			lines = append(lines, line)
 			if f.Location.Field != "" && !t.o.quiet {
-				lines = append(lines, indent+"field: "+f.Location.Field)
+				lines = append(lines, indent+"field: "+printable(f.Location.Field))
 			}
 			if e := f.Exemption; e != nil {
-				text := exemptionText(e)
+				text := oneLine(exemptionText(e))
 				if e.Emergency {
 					lines = append(lines, indent+t.paint(ansiEmergency, "EMERGENCY OVERRIDE")+" "+text)
 				} else {
@@ -86,11 +86,11 @@ func (t *textReporter) Report(w io.Writer, res *finding.Result) error {
 			}
 		}
 		for _, e := range g.errors {
-			lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiRed, fmt.Sprintf("%-7s", "ERROR")), "", orDash(locString(e.Location)), oneLine(e.Message)))
+			lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiRed, fmt.Sprintf("%-7s", "ERROR")), "", orDash(printable(locString(e.Location))), oneLine(e.Message)))
 		}
 		if !t.o.quiet {
 			for _, n := range g.notes {
-				lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiCyan, fmt.Sprintf("%-7s", "NOTE")), "", orDash(locString(n.Location)), oneLine(n.Message)))
+				lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiCyan, fmt.Sprintf("%-7s", "NOTE")), "", orDash(printable(locString(n.Location))), oneLine(n.Message)))
 			}
 		}
 		if len(lines) == 0 {
@@ -100,7 +100,7 @@ func (t *textReporter) Report(w io.Writer, res *finding.Result) error {
 			ew.write("\n")
 		}
 		first = false
-		name := g.file
+		name := printable(g.file)
 		switch name {
 		case "":
 			name = "(no file)"
