@@ -1,6 +1,7 @@
 package exemption
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/manifest"
+	"github.com/continuums/attest/internal/suggest"
 )
 
 // Matcher applies exemptions to findings. It is built once per run and is
@@ -26,6 +28,10 @@ type Matcher struct {
 	approving     []string            // approving team names, sorted, lower-case
 	approvers     map[string]bool     // lower-case member emails of approving teams
 	teamDomains   map[string][]string // approving team -> its members' email domains
+
+	// The run's policy names (WithPolicies); nil: names are not checked.
+	policies    []string
+	knownPolicy map[string]bool
 }
 
 type config struct {
@@ -34,6 +40,7 @@ type config struct {
 	teams     map[string][]string
 	approving []string
 	now       func() time.Time
+	policies  []string
 }
 
 // Option configures a Matcher.
@@ -57,6 +64,14 @@ func WithAnnotations(honour bool) Option { return func(c *config) { c.honour = h
 // empty approving list makes every declared team approving.
 func WithTeams(teams map[string][]string, approving []string) Option {
 	return func(c *config) { c.teams, c.approving = teams, approving }
+}
+
+// WithPolicies names every policy of the run, enabled or not. With it, an
+// exemption that names another policy is noted (UnknownPolicies, and in
+// Apply for annotations): a typo in a policy name exempts nothing,
+// silently. Without it, names are not checked.
+func WithPolicies(names []string) Option {
+	return func(c *config) { c.policies = append(c.policies, names...) }
 }
 
 // WithClock sets the clock expiries are compared with (default time.Now).
@@ -83,7 +98,41 @@ func NewMatcher(opts ...Option) *Matcher {
 		m.byKind[k] = append(m.byKind[k], i)
 	}
 	m.setTeams(c.teams, c.approving)
+	if c.policies != nil {
+		m.policies = slices.Clone(c.policies)
+		m.knownPolicy = make(map[string]bool, len(c.policies))
+		for _, n := range c.policies {
+			m.knownPolicy[n] = true
+		}
+	}
 	return m
+}
+
+// unknownPolicy says what is wrong with the policy e names, or "" when it
+// names none, names a policy of the run, or names are not checked.
+func (m *Matcher) unknownPolicy(e *Exemption) string {
+	if m.knownPolicy == nil || e.Policy == "" || m.knownPolicy[e.Policy] {
+		return ""
+	}
+	msg := fmt.Sprintf("names policy %q, which this run does not have, so it exempts nothing", e.Policy)
+	if s := suggest.Closest(e.Policy, m.policies); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return msg
+}
+
+// UnknownPolicies notes the file and store exemptions that name a policy
+// the run does not have (see WithPolicies).
+func (m *Matcher) UnknownPolicies() []finding.Note {
+	var notes []finding.Note
+	for i := range m.list {
+		e := &m.list[i]
+		if msg := m.unknownPolicy(e); msg != "" {
+			notes = append(notes, finding.Note{Location: e.Location,
+				Message: "exemption " + e.ID + " from " + sourceLabel(e.Source) + " " + msg})
+		}
+	}
+	return notes
 }
 
 func (m *Matcher) setTeams(teams map[string][]string, approving []string) {
@@ -226,9 +275,15 @@ func (m *Matcher) Apply(r *manifest.Resource, findings []finding.Finding) (notes
 	annotations := FromAnnotations(r)
 	for i := range annotations {
 		cands = append(cands, candidate{e: &annotations[i], listIdx: -1})
+		if msg := m.unknownPolicy(&annotations[i]); msg != "" {
+			ref := r.Ref()
+			ref.APIVersion = ""
+			notes = append(notes, finding.Note{Location: annotations[i].Location,
+				Message: "exemption in annotations of " + ref.String() + " " + msg})
+		}
 	}
 	if len(cands) == 0 {
-		return nil, nil
+		return notes, nil
 	}
 	clock := m.now
 	if clock == nil { // a zero Matcher

@@ -524,3 +524,45 @@ func TestZeroMatcher(t *testing.T) {
 		t.Error("nil resource")
 	}
 }
+
+// An exemption naming a policy the run does not have exempts nothing: it
+// is noted, with the closest name, wherever it was written.
+func TestUnknownPolicies(t *testing.T) {
+	file := []Exemption{
+		{ID: "typo", Source: "file:.attest/exemptions.yaml", Policy: "atest-security", Kind: "Pod", Name: "api",
+			Location: finding.Location{File: ".attest/exemptions.yaml", Line: 2, Column: 5}},
+		{ID: "good", Source: "file:.attest/exemptions.yaml", Policy: "attest-security", Kind: "Pod", Name: "api"},
+		{ID: "all", Source: "file:.attest/exemptions.yaml", Kind: "Pod", Name: "api"},
+		{ID: "far", Source: "file:.attest/exemptions.yaml", Policy: "no-such-thing", Kind: "Pod", Name: "api"},
+	}
+	m := NewMatcher(WithExemptions(file), WithAnnotations(true), WithClock(clock),
+		WithPolicies([]string{"attest-security", "attest-deployment"}))
+	notes := m.UnknownPolicies()
+	if len(notes) != 2 {
+		t.Fatalf("notes %v, want 2 (typo, far)", notes)
+	}
+	if n := notes[0]; n.Location.Line != 2 || !strings.Contains(n.Message, `exemption typo`) ||
+		!strings.Contains(n.Message, `names policy "atest-security"`) || !strings.Contains(n.Message, `did you mean "attest-security"?`) {
+		t.Errorf("note %+v", n)
+	}
+	if strings.Contains(notes[1].Message, "did you mean") {
+		t.Errorf("no close name, yet: %s", notes[1].Message)
+	}
+
+	r := res("Pod", "prod", "api", ann("atest-security, attest-deployment"))
+	got, _ := m.Apply(r, []finding.Finding{fnd("attest-deployment", "replicas")})
+	var unknown int
+	for _, n := range got {
+		if strings.Contains(n.Message, `names policy "atest-security"`) {
+			unknown++
+		}
+	}
+	if unknown != 1 {
+		t.Errorf("Apply notes %v, want one naming atest-security", got)
+	}
+
+	// Without WithPolicies, names are not checked.
+	if notes := NewMatcher(WithExemptions(file)).UnknownPolicies(); notes != nil {
+		t.Errorf("unchecked: notes %v", notes)
+	}
+}

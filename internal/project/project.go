@@ -359,7 +359,16 @@ func (p *Project) exemptions(ctx context.Context, o Options) *exemption.Matcher 
 	if g := cfg.Governance; g != nil && len(g.Teams) > 0 {
 		opts = append(opts, exemption.WithTeams(g.Teams, g.ExemptionApproval.RequiredTeams))
 	}
-	return exemption.NewMatcher(opts...)
+	if p.Policies != nil {
+		names := make([]string, 0, len(p.Policies.Policies))
+		for _, pol := range p.Policies.Policies {
+			names = append(names, pol.Name)
+		}
+		opts = append(opts, exemption.WithPolicies(names))
+	}
+	m := exemption.NewMatcher(opts...)
+	p.Notes = append(p.Notes, m.UnknownPolicies()...)
+	return m
 }
 
 // inlineName names an inline policy's module after the config entry that
