@@ -75,6 +75,9 @@ type Project struct {
 	// file's entries, then what the approval store held when the project
 	// was opened (approved exemptions and overrides).
 	exemptionList []exemption.Exemption
+	// notesBeforeExemptions is how many Notes there were before the
+	// exemption matcher's own were added.
+	notesBeforeExemptions int
 
 	Parallel        int
 	Threshold       finding.Severity
@@ -132,6 +135,7 @@ func Open(ctx context.Context, o Options) (*Project, error) {
 	}
 	p.Engine = eng
 
+	p.notesBeforeExemptions = len(p.Notes)
 	p.Exempter = p.exemptions(ctx, o)
 
 	lopts := []manifest.Option{manifest.WithStdin(o.Stdin), manifest.WithSkipPaths(set.Roots...)}
@@ -367,7 +371,12 @@ func (p *Project) exemptions(ctx context.Context, o Options) *exemption.Matcher 
 		opts = append(opts, exemption.WithPolicies(names))
 	}
 	m := exemption.NewMatcher(opts...)
-	p.Notes = append(p.Notes, m.UnknownPolicies()...)
+	// The matcher's notes come last. A copy rebuilt with the store's
+	// exemptions (WithStoreExemptions) replaces them rather than adding to
+	// them, and the three-index slice makes it never write into the
+	// original project's notes.
+	base := p.Notes[:p.notesBeforeExemptions:p.notesBeforeExemptions]
+	p.Notes = append(base, m.UnknownPolicies()...)
 	return m
 }
 

@@ -164,3 +164,40 @@ func TestExemptionsIncludeTheStore(t *testing.T) {
 		t.Fatalf("the store was read %d times", calls)
 	}
 }
+
+// An exemption naming a policy the project does not have is a note; a copy
+// rebuilt with the store's exemptions replaces that note instead of adding
+// another, and leaves the original's notes alone.
+func TestUnknownPolicyNotes(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, ".attest/exemptions.yaml", "exemptions:\n  - policy_name: atest-security\n    resource_kind: Pod\n    resource_name: legacy\n    reason: old\n    approved_by: alice@company.com\n    expires_at: \"2099-01-01\"\n")
+	p, err := Open(context.Background(), Options{Dir: dir, GlobalFile: filepath.Join(dir, "none.yaml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := func(notes []finding.Note) (n int) {
+		for _, x := range notes {
+			if strings.Contains(x.Message, `names policy "atest-security"`) {
+				n++
+			}
+		}
+		return n
+	}
+	if unknown(p.Notes) != 1 {
+		t.Fatalf("notes %v: want one for atest-security", p.Notes)
+	}
+	before := len(p.Notes)
+	store := []exemption.Exemption{{ID: "exemption-9", Source: "store", Policy: "no-such-policy", Kind: "Pod", Name: "x"}}
+	np := p
+	for range 3 {
+		if np, err = np.WithStoreExemptions(context.Background(), store); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if unknown(np.Notes) != 1 || len(np.Notes) != before+1 {
+		t.Errorf("after three store syncs: %v", np.Notes)
+	}
+	if len(p.Notes) != before || unknown(p.Notes) != 1 {
+		t.Errorf("the original's notes changed: %v", p.Notes)
+	}
+}
