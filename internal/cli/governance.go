@@ -20,6 +20,7 @@ import (
 	"github.com/continuums/attest/internal/governance"
 	"github.com/continuums/attest/internal/policy"
 	"github.com/continuums/attest/internal/project"
+	"github.com/continuums/attest/internal/report"
 	"github.com/continuums/attest/internal/store"
 )
 
@@ -194,7 +195,7 @@ func newDecideCmd(s Streams, verb, short string, pick func(*governance.Service) 
 			if err != nil {
 				return err
 			}
-			line := fmt.Sprintf("%s: %s", e.ID, e.Status)
+			line := fmt.Sprintf("%s: %s", report.Printable(e.ID), e.Status)
 			if e.Status == store.StatusPending {
 				n, _ := svc.Needed(e)
 				line += fmt.Sprintf(" (%d of %d approvals)", len(e.Approvals), n)
@@ -283,8 +284,11 @@ func newExemptionsCmd(s Streams) *cobra.Command {
 					pol += "/" + e.Rule
 				}
 				x := governance.ToExemption(e)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%s\t%d/%d\t%s\t%s\n", e.ID, stat, pol, x.Kind, nsName(x.Namespace, x.Name),
-					e.ExpiresAt.Format(time.RFC3339), len(e.Approvals), n, e.RequestedBy, e.Reason)
+				// Requesters write these fields: a tab, a line break or an
+				// escape in one must not shift columns or forge a row.
+				p := report.Printable
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%s\t%d/%d\t%s\t%s\n", p(e.ID), stat, p(pol), p(x.Kind), p(nsName(x.Namespace, x.Name)),
+					e.ExpiresAt.Format(time.RFC3339), len(e.Approvals), n, p(e.RequestedBy), p(e.Reason))
 			}
 			return tw.Flush()
 		},
@@ -370,7 +374,8 @@ func newAuditCmd(s Streams) *cobra.Command {
 				return enc.Encode(entries)
 			}
 			for _, e := range entries {
-				fmt.Fprintf(s.Out, "#%d %s %-8s %s by %s (%s) %s\n", e.Seq, e.At.Format(time.RFC3339), e.Action, e.Exemption, e.Actor, e.Identity, e.Hash[:12])
+				fmt.Fprintf(s.Out, "#%d %s %-8s %s by %s (%s) %s\n", e.Seq, e.At.Format(time.RFC3339), e.Action, report.Printable(e.Exemption),
+					report.Printable(e.Actor), report.Printable(e.Identity), e.Hash[:12])
 			}
 			return nil
 		},

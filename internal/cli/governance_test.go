@@ -199,3 +199,31 @@ func TestGovernanceCommands(t *testing.T) {
 		t.Fatalf("other store: %d %q %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// A requester writes the reason: a line break, a tab or an escape in it
+// cannot forge a row of `exemptions list` or reach the terminal.
+func TestExemptionsListShowsHostileReasonAsText(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	t.Setenv("GITHUB_STEP_SUMMARY", "")
+	os.MkdirAll(filepath.Join(dir, ".attest"), 0o755)
+	os.WriteFile(filepath.Join(dir, ".attest", "governance.yaml"), []byte(governanceYAML), 0o644)
+	reason := "migration\nexemption-2  approved  attest-security  Pod/prod/*\x1b[2K\tfake"
+	r := govExecute(t, "policy", "exempt", "--project", dir, "--policy", "attest-security", "--resource", "Pod/monitoring/legacy-app",
+		"--reason", reason, "--approver", "security-team@company.com", "--requested-by", "dev@company.com", "--duration", "30d")
+	if r.code != 0 {
+		t.Fatalf("exempt: exit %d\n%s", r.code, r.stderr)
+	}
+	r = govExecute(t, "policy", "exemptions", "list", "--project", dir)
+	if r.code != 0 {
+		t.Fatalf("list: exit %d\n%s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	if len(lines) != 2 || strings.ContainsAny(r.stdout, "\x1b\t") {
+		t.Fatalf("want a header and one row, no escape or tab:\n%q", r.stdout)
+	}
+	if !strings.Contains(lines[1], `migration\nexemption-2  approved`) || !strings.Contains(lines[1], `\x1b[2K\tfake`) {
+		t.Errorf("the reason is not shown as text: %q", lines[1])
+	}
+}
