@@ -339,6 +339,11 @@ func (m *Metrics) WriteText(w io.Writer) error {
 // the same directory and a rename: node_exporter's textfile collector
 // reads the directory at any moment and must never see half a file.
 func (m *Metrics) WriteFile(path string) error {
+	// The rename would fail on a directory with "file exists": say what
+	// is wrong before writing anything.
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("metrics file %s: is a directory; name a file (node_exporter reads *.prom)", path)
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {

@@ -226,3 +226,16 @@ func TestRuntimeAndServerSeries(t *testing.T) {
 		t.Error("violation severity family present with no violation")
 	}
 }
+
+// A directory given as the metrics file is named as the problem, and
+// nothing is left behind in it.
+func TestWriteFileToADirectory(t *testing.T) {
+	dir := t.TempDir()
+	err := New().WriteFile(dir)
+	if err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Fatalf("err = %v, want one saying it is a directory", err)
+	}
+	if left, _ := os.ReadDir(filepath.Dir(dir)); len(left) != 1 {
+		t.Errorf("left in the parent: %v", left)
+	}
+}
