@@ -106,6 +106,52 @@ func (p *jsonParser) value(depth int, keep jsonKeep) (ast.Value, error) {
 	}
 }
 
+// valueTerm is the value at p.i as a term of an object or array. Common
+// strings (sharedTerms), booleans and null are shared terms, as common
+// keys are: no string, no term and no interface box to allocate. Nothing
+// changes an input term once it is built, so sharing them is safe.
+func (p *jsonParser) valueTerm(depth int, keep jsonKeep) (*ast.Term, error) {
+	if p.i < len(p.data) {
+		switch p.data[p.i] {
+		case '"':
+			start, plain, err := p.scanString()
+			if err != nil {
+				return nil, err
+			}
+			if plain {
+				if t, ok := sharedTerms[string(p.data[start+1:p.i-1])]; ok {
+					return t, nil
+				}
+			}
+			s, err := p.stringAt(start, plain)
+			if err != nil {
+				return nil, err
+			}
+			return p.term(ast.String(s)), nil
+		case 't':
+			if _, err := p.literal("true", nil); err != nil {
+				return nil, err
+			}
+			return ast.InternedTerm(true), nil
+		case 'f':
+			if _, err := p.literal("false", nil); err != nil {
+				return nil, err
+			}
+			return ast.InternedTerm(false), nil
+		case 'n':
+			if _, err := p.literal("null", nil); err != nil {
+				return nil, err
+			}
+			return ast.InternedNullTerm, nil
+		}
+	}
+	v, err := p.value(depth, keep)
+	if err != nil {
+		return nil, err
+	}
+	return p.term(v), nil
+}
+
 func (p *jsonParser) literal(word string, v ast.Value) (ast.Value, error) {
 	if len(p.data)-p.i < len(word) || string(p.data[p.i:p.i+len(word)]) != word {
 		return nil, p.errorf("invalid literal, want %s", word)
@@ -158,11 +204,11 @@ func (p *jsonParser) object(depth int, keep jsonKeep) (ast.Value, error) {
 			}
 		}
 		{
-			v, err := p.value(depth, sub)
+			vt, err := p.valueTerm(depth, sub)
 			if err != nil {
 				return nil, err
 			}
-			p.items = append(p.items, [2]*ast.Term{kt, p.term(v)})
+			p.items = append(p.items, [2]*ast.Term{kt, vt})
 		}
 	next:
 		p.space()
@@ -195,11 +241,11 @@ func (p *jsonParser) array(depth int) (ast.Value, error) {
 	}
 	for {
 		p.space()
-		v, err := p.value(depth, nil)
+		vt, err := p.valueTerm(depth, nil)
 		if err != nil {
 			return nil, err
 		}
-		p.elems = append(p.elems, p.term(v))
+		p.elems = append(p.elems, vt)
 		p.space()
 		if p.i >= len(p.data) {
 			return nil, errJSONEnd
@@ -309,14 +355,14 @@ func (p *jsonParser) number() (ast.Value, error) {
 }
 
 // key reads an object key. The keys Kubernetes objects use over and over
-// are shared terms (keyTerms): no string and no term to allocate.
+// are shared terms (sharedTerms): no string and no term to allocate.
 func (p *jsonParser) key() (*ast.Term, error) {
 	start, plain, err := p.scanString()
 	if err != nil {
 		return nil, err
 	}
 	if plain {
-		if t, ok := keyTerms[string(p.data[start+1:p.i-1])]; ok {
+		if t, ok := sharedTerms[string(p.data[start+1:p.i-1])]; ok {
 			return t, nil
 		}
 	}
@@ -399,9 +445,9 @@ func (p *jsonParser) skipString() error {
 	return err
 }
 
-// keyTerms are shared terms for common keys of Kubernetes objects and
-// AdmissionReviews.
-var keyTerms = func() map[string]*ast.Term {
+// sharedTerms are shared terms for common keys and values of Kubernetes
+// objects and AdmissionReviews.
+var sharedTerms = func() map[string]*ast.Term {
 	m := map[string]*ast.Term{}
 	for _, k := range []string{
 		"apiVersion", "kind", "metadata", "name", "namespace", "labels", "annotations", "uid", "spec", "status",
@@ -418,6 +464,21 @@ var keyTerms = func() map[string]*ast.Term {
 		"tolerations", "affinity", "restartPolicy", "terminationGracePeriodSeconds", "dnsPolicy", "schedulerName",
 		"terminationMessagePath", "terminationMessagePolicy", "priorityClassName", "topologySpreadConstraints",
 		"key", "operator", "values", "effect",
+		// Values: the review's own, API groups and versions, kinds, and
+		// the defaults the API server fills in.
+		"", "AdmissionReview", "admission.k8s.io/v1", "CREATE", "UPDATE", "DELETE", "CONNECT", "CreateOptions",
+		"UpdateOptions", "DeleteOptions", "meta.k8s.io/v1", "system:authenticated", "system:serviceaccounts",
+		"v1", "apps", "apps/v1", "batch", "batch/v1", "networking.k8s.io", "networking.k8s.io/v1",
+		"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "policy", "policy/v1",
+		"Pod", "pods", "Deployment", "deployments", "StatefulSet", "statefulsets", "DaemonSet", "daemonsets",
+		"ReplicaSet", "replicasets", "Job", "jobs", "CronJob", "cronjobs", "Service", "services", "ConfigMap",
+		"configmaps", "Secret", "secrets", "Namespace", "namespaces", "Ingress", "ingresses", "ServiceAccount",
+		"serviceaccounts", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "NetworkPolicy",
+		"TCP", "UDP", "http", "https", "ALL", "NET_ADMIN", "SYS_ADMIN", "RuntimeDefault", "Unconfined", "Localhost",
+		"IfNotPresent", "Always", "Never", "OnFailure", "ClusterFirst", "Default", "default", "default-scheduler",
+		"RollingUpdate", "Recreate", "OnDelete", "25%", "File", "FallbackToLogsOnError", "/dev/termination-log",
+		"ClusterIP", "NodePort", "LoadBalancer", "Exists", "Equal", "In", "NotIn", "NoSchedule", "NoExecute",
+		"Strict", "Ignore", "Fail", "true", "false",
 	} {
 		m[k] = ast.StringTerm(k)
 	}
