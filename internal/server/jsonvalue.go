@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -22,7 +23,10 @@ import (
 // others are checked for syntax and skipped. A key mapped to nil is
 // converted whole, one mapped to a keep is filtered by it in turn.
 func parseJSONValue(data []byte, maxDepth int, keep jsonKeep) (ast.Value, error) {
-	p := jsonParser{data: data, maxDepth: maxDepth}
+	st := jsonStacks.Get().(*parserStacks)
+	defer st.put()
+	p := jsonParser{data: data, maxDepth: maxDepth, items: st.items[:0], elems: st.elems[:0]}
+	defer func() { st.items, st.elems = p.items, p.elems }()
 	p.space()
 	v, err := p.value(0, keep)
 	if err != nil {
@@ -33,6 +37,27 @@ func parseJSONValue(data []byte, maxDepth int, keep jsonKeep) (ast.Value, error)
 		return nil, p.errorf("data after the JSON value")
 	}
 	return v, nil
+}
+
+// parserStacks are a parser's item and element stacks, kept between
+// reviews: objects and arrays copy what they keep out of them, so only the
+// stacks' growth is saved, about a kilobyte a review.
+type parserStacks struct {
+	items [][2]*ast.Term
+	elems []*ast.Term
+}
+
+var jsonStacks = sync.Pool{New: func() any { return new(parserStacks) }}
+
+// put returns the stacks to the pool, cleared so that the pool does not
+// keep the last review's terms alive, unless a huge review grew them.
+func (st *parserStacks) put() {
+	if cap(st.items) > 4096 || cap(st.elems) > 4096 {
+		return
+	}
+	clear(st.items[:cap(st.items)])
+	clear(st.elems[:cap(st.elems)])
+	jsonStacks.Put(st)
 }
 
 // jsonKeep is a filter of object keys for parseJSONValue.
