@@ -43,11 +43,18 @@ func TestGuessStyle(t *testing.T) {
 		{"attest reading context", "package p\n\ndeny contains \"x\" if input.context.mode == \"cli\"\n", StyleAttest},
 		{"gatekeeper", "package p\n\nviolation contains {\"msg\": \"x\"} if input.review.object.kind == \"Pod\"\n", StyleGatekeeper},
 		{"gatekeeper with parameters", "package p\n\nviolation contains {\"msg\": m} if {\n\tinput.review.object.kind == \"Pod\"\n\tm := input.parameters.message\n}\n", StyleGatekeeper},
-		{"gatekeeper and attest: attest", "package p\n\ndeny contains \"x\" if {\n\tinput.review.object\n\tinput.resource\n}\n", StyleAttest},
+		// Gatekeeper style is what builds input.review; the rest of the
+		// input is the same as attest's.
+		{"review and resource: gatekeeper", "package p\n\ndeny contains \"x\" if {\n\tinput.review.object\n\tinput.resource\n}\n", StyleGatekeeper},
+		{"review and context: gatekeeper", "package p\n\ndeny contains \"x\" if {\n\tinput.review.object.kind == \"Pod\"\n\tinput.context.mode == \"cli\"\n}\n", StyleGatekeeper},
 		{"manifest fields: conftest", "package p\n\ndeny contains \"x\" if input.kind == \"Pod\"\n", StyleConftest},
 		{"manifest and attest: attest", "package p\n\ndeny contains \"x\" if {\n\tinput.kind\n\tinput.resource\n}\n", StyleAttest},
 		{"package main", "package main\n\ndeny contains \"x\" if input.resource\n", StyleConftest},
 		{"whole input only", "package p\n\ndeny contains \"x\" if walk(input, [_, \"latest\"])\n", StyleAttest},
+		{"manifest field and a helper package: attest", "package p\n\nimport data.attest.lib\n\ndeny contains \"x\" if {\n\tsome c in lib.containers\n\tinput.kind == \"Pod\"\n}\n", StyleAttest},
+		{"manifest field through data: attest", "package p\n\ndeny contains \"x\" if {\n\tdata.helpers.ok\n\tinput.spec\n}\n", StyleAttest},
+		{"not a manifest field: attest", "package p\n\ndeny contains \"x\" if input.dry_run\n", StyleAttest},
+		{"own package through data: conftest", "package p\n\nbad if input.kind == \"Pod\"\n\ndeny contains \"x\" if data.p.bad\n", StyleConftest},
 		{"dynamic key", "package p\n\ndeny contains \"x\" if {\n\tsome k\n\tinput[k] == 1\n}\n", StyleAttest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

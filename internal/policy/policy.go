@@ -227,13 +227,20 @@ func guessStyle(p *Policy) Style {
 	if p.Package == "main" {
 		return StyleConftest
 	}
-	// Which top-level keys of input the package reads: attest's own
-	// (resource, context), Gatekeeper's (review), or a manifest's (kind,
-	// metadata, spec, ...), as a conftest package does. Both attest and
-	// Gatekeeper give input.parameters, so it tells nothing.
-	usesReview, usesAttest, usesManifest := false, false, false
+	// What the package reads of input: Gatekeeper's review, attest's own
+	// resource and context, or a Kubernetes object's own fields, as a
+	// conftest package does. input.parameters tells nothing: attest and
+	// Gatekeeper both give it. Attest and Gatekeeper styles get the same
+	// object; Gatekeeper style is what makes the engine build
+	// input.review, so a package that reads it is Gatekeeper style
+	// whatever else it reads.
+	usesReview, usesAttest, usesManifest, usesOtherData := false, false, false, false
+	own := ast.MustParseRef("data." + p.Package)
 	for _, m := range p.Modules {
 		ast.WalkRefs(m.Parsed, func(r ast.Ref) bool {
+			if len(r) >= 2 && r[0].Equal(ast.DefaultRootDocument) && !r.HasPrefix(own) {
+				usesOtherData = true
+			}
 			if len(r) < 2 || !r[0].Equal(ast.InputRootDocument) {
 				return false
 			}
@@ -241,30 +248,45 @@ func guessStyle(p *Policy) Style {
 			if !ok {
 				return false
 			}
-			switch key {
-			case "review":
+			switch {
+			case key == "review":
 				usesReview = true
-			case "resource", "context":
+			case key == "resource" || key == "context":
 				usesAttest = true
-			case "parameters":
-			default:
+			case manifestFields[string(key)]:
 				usesManifest = true
 			}
 			return false
 		})
+		for _, imp := range m.Parsed.Imports {
+			if r, ok := imp.Path.Value.(ast.Ref); ok && r[0].Equal(ast.DefaultRootDocument) && !r.HasPrefix(own) {
+				usesOtherData = true
+			}
+		}
 	}
 	switch {
-	case usesAttest:
-		return StyleAttest
 	case usesReview:
 		return StyleGatekeeper
-	case usesManifest:
+	case usesAttest:
+		return StyleAttest
+	case usesManifest && !usesOtherData:
 		// input.kind and the like exist only in the manifest itself:
 		// under attest's input they would never be defined, and the
-		// package would never find anything.
+		// package would never find anything. A package that uses other
+		// packages (helpers such as attest.lib, which read
+		// input.resource) keeps attest's input.
 		return StyleConftest
 	}
 	return StyleAttest
+}
+
+// manifestFields are the top-level fields of Kubernetes objects: a package
+// that reads input.<one of them> reads a manifest.
+var manifestFields = map[string]bool{
+	"apiVersion": true, "kind": true, "metadata": true, "spec": true, "status": true, "data": true,
+	"stringData": true, "binaryData": true, "immutable": true, "type": true, "rules": true, "subjects": true,
+	"roleRef": true, "aggregationRule": true, "template": true, "items": true, "webhooks": true, "secrets": true,
+	"imagePullSecrets": true, "automountServiceAccountToken": true,
 }
 
 func (p *Policy) readMetadata() []finding.Error {
