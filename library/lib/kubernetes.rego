@@ -217,8 +217,6 @@ image_tag(image) := tag if {
 # cpu in cores, memory in bytes. Suffixes follow k8s.io/apimachinery:
 # binary Ki Mi Gi Ti Pi Ei, decimal n u m "" k M G T P E (m is milli, M is
 # mega), and decimal exponents (1e3, 1E3). Numbers are taken as they are.
-# A decimal suffix gives the number in exponent form ("500m" is 500e-3,
-# equal to 0.5 in every comparison).
 # Undefined for anything Kubernetes would reject (e.g. "1K", "2 Gi", "abc").
 # OPA's units.parse_bytes is not used: it reads "m" as mega in any case
 # ("2000m" gives 2e9) and truncates fractions ("0.5" gives 0); units.parse
@@ -258,10 +256,12 @@ else := s
 
 # _scaled(mantissa, exponent, suffix): mantissa is a decimal string; only
 # one of exponent ("e3") and suffix is non-empty. A decimal suffix becomes
-# an exponent in the number's own text ("500m" is 500e-3), which is exact
-# and costs no arithmetic (OPA's division is several times dearer than the
-# regular expression); a binary one multiplies.
-_scaled(m, exp, suffix) := to_number(concat("", [m, exp, e])) if {
+# an exponent in the number's text ("500m" is 500e-3), which is exact and
+# spares a division (OPA's is several times dearer than the regular
+# expression); the multiplication by 1 writes the number as arithmetic
+# does (2000 for "2k", 3 for "3000m"), so it prints and takes %d as before.
+# A binary suffix multiplies.
+_scaled(m, exp, suffix) := to_number(concat("", [m, exp, e])) * 1 if {
 	e := _exponent[suffix]
 } else := to_number(m) * _binary[suffix]
 
