@@ -52,6 +52,14 @@ test_quantity_invalid[note] if {
 	not lib.quantity(q)
 }
 
+# The value is written as arithmetic writes it: integers print as integers
+# and can be used where OPA wants one.
+test_quantity_prints_as_a_plain_number if {
+	sprintf("%v %v %v %v", [lib.quantity("2k"), lib.quantity("1G"), lib.quantity("500m"), lib.quantity("1e3")]) == "2000 1000000000 0.5 1000"
+	sprintf("%d", [lib.quantity("3000m")]) == "3"
+	substring("abcdef", 0, lib.quantity("3000m")) == "abc"
+}
+
 test_quantity_milli_is_not_mega if {
 	lib.quantity("2000m") < lib.quantity("3")
 	lib.quantity("1M") > lib.quantity("1m")
