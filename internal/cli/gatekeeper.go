@@ -47,7 +47,7 @@ Exit codes: 0 every case passed, 1 a case failed, 2 a suite could not be read.`,
 			for _, f := range files {
 				res, err := gatekeeper.RunSuiteFile(cmd.Context(), f)
 				if err != nil {
-					fmt.Fprintln(s.Err, "attest:", err)
+					fmt.Fprintln(s.Err, "attest:", report.PrintableLines(err.Error()))
 					code = decision.ExitErrors
 					continue
 				}
@@ -136,7 +136,7 @@ data.inventory. Exit codes: 0 no deny violation, 1 deny violations, 2 errors.`,
 func runGatekeeperTest(ctx context.Context, s Streams, paths []string) error {
 	res, err := gatekeeper.Test(ctx, paths, 0)
 	for _, e := range res.Errors {
-		fmt.Fprintln(s.Err, "attest:", e.Error())
+		fmt.Fprintln(s.Err, "attest:", report.PrintableLines(e.Error()))
 	}
 	if err != nil {
 		return exitError{decision.ExitErrors}

@@ -405,10 +405,10 @@ func newAuditCmd(s Streams) *cobra.Command {
 				return nil
 			}
 			if rep.Chain != nil {
-				fmt.Fprintln(s.Out, "audit chain broken:", rep.Chain)
+				fmt.Fprintln(s.Out, "audit chain broken:", report.PrintableLines(rep.Chain.Error()))
 			}
 			for _, m := range rep.Mismatches {
-				fmt.Fprintln(s.Out, "state differs from the log:", m)
+				fmt.Fprintln(s.Out, "state differs from the log:", report.PrintableLines(fmt.Sprint(m)))
 			}
 			return exitError{decision.ExitViolations}
 		},

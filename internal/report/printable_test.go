@@ -18,13 +18,18 @@ func TestPrintable(t *testing.T) {
 		"del\x7f c1\u0085 nul\x00":      `del\x7f c1\x85 nul\x00`,
 		"abc\u202edcba\u2066x\u2069":    `abc\u202edcba\u2066x\u2069`,
 		"zero width joiner \u200d kept": "zero width joiner \u200d kept",
+		"not utf-8 \x9b[31m":            `not utf-8 \x9b[31m`,
 	} {
 		if got := printable(in); got != want {
 			t.Errorf("printable(%q) = %q, want %q", in, got, want)
 		}
 	}
-	// oneLine folds whitespace first, then escapes what is left.
-	if got := oneLine("two\r\nlines \x1b[2K  and\ttabs"); got != `two lines \x1b[2K and tabs` {
+	// lineText folds whitespace first, then escapes what is left; oneLine
+	// (for JUnit and Code Quality, which keep the exact text) only folds.
+	if got := lineText("two\r\nlines \x1b[2K  and\ttabs"); got != `two lines \x1b[2K and tabs` {
+		t.Errorf("lineText: %q", got)
+	}
+	if got := oneLine("a\x1b[2K\nb"); got != "a\x1b[2K b" {
 		t.Errorf("oneLine: %q", got)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/continuums/attest/internal/finding"
 )
@@ -465,26 +466,32 @@ func (e *errWriter) write(s string) {
 	}
 }
 
-// oneLine folds a multi-line message for formats that need one line, and
-// makes it printable.
+// oneLine folds a multi-line message for formats that need one line.
 func oneLine(s string) string {
-	return printable(strings.Join(strings.Fields(s), " "))
+	return strings.Join(strings.Fields(s), " ")
 }
 
-// printable writes control characters and bidirectional overrides as
-// escapes (\x1b, \n, \u202e). What the text-like formats print comes from
-// manifests, file names and policies, which may be anyone's pull request: a
-// resource name must not recolour the terminal, move the cursor, forge a
-// line of output (a "PASS", a TAP "ok") or reorder what a reviewer reads.
+// lineText is oneLine made printable: what text and TAP print.
+func lineText(s string) string { return printable(oneLine(s)) }
+
+// printable writes control characters, bidirectional overrides and bytes
+// that are not UTF-8 as escapes (\x1b, \n, \u202e, \x9b). What the
+// text-like formats print comes from manifests, file names and policies,
+// which may be anyone's pull request: a resource name must not recolour
+// the terminal, move the cursor, forge a line of output (a "PASS", a TAP
+// "ok") or reorder what a reviewer reads.
 func printable(s string) string {
-	if !strings.ContainsFunc(s, unsafeRune) {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, unsafeRune) {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
 		case !unsafeRune(r):
-			b.WriteRune(r)
+			b.WriteString(s[i : i+size])
 		case r == '\n':
 			b.WriteString(`\n`)
 		case r == '\r':
@@ -496,13 +503,14 @@ func printable(s string) string {
 		default:
 			fmt.Fprintf(&b, `\u%04x`, r)
 		}
+		i += size
 	}
 	return b.String()
 }
 
 // printableLines is printable line by line: the line breaks stay.
 func printableLines(s string) string {
-	if !strings.ContainsFunc(s, unsafeRune) {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, unsafeRune) {
 		return s
 	}
 	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")

@@ -55,7 +55,7 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 	for _, g := range groupByFile(res) {
 		for _, f := range g.findings {
 			p := tapPoint{ok: f.Kind != finding.KindError && !t.o.fails(f)}
-			p.desc = fmt.Sprintf("%s [%s] %s", orDash(printable(locString(f.Location))), printable(ruleLabel(f)), oneLine(f.Message))
+			p.desc = fmt.Sprintf("%s [%s] %s", orDash(printable(locString(f.Location))), printable(ruleLabel(f)), lineText(f.Message))
 			if ref := resourceRef(f.Resource); ref != "" {
 				p.desc += " (" + printable(ref) + ")"
 			}
@@ -71,7 +71,7 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 				if e.Emergency {
 					reason = "EMERGENCY OVERRIDE, " + reason
 				}
-				p.directive = "SKIP " + oneLine(reason)
+				p.directive = "SKIP " + lineText(reason)
 			}
 			p.diag = d
 			points = append(points, p)
@@ -79,7 +79,7 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 		for _, e := range g.errors {
 			doc := e.Location.Document
 			points = append(points, tapPoint{
-				desc: "error: " + orDash(printable(locString(e.Location))) + " " + oneLine(e.Message),
+				desc: "error: " + orDash(printable(locString(e.Location))) + " " + lineText(e.Message),
 				diag: &tapDiag{Message: printableLines(oneLineKeep(e.Message)), Level: LevelError, File: printable(e.Location.File),
 					Document: &doc, Line: e.Location.Line, Column: e.Location.Column},
 			})
@@ -124,11 +124,11 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 	}
 	for _, g := range groupByFile(res) {
 		for _, n := range g.notes {
-			ew.write("# note: " + orDash(printable(locString(n.Location))) + ": " + oneLine(n.Message) + "\n")
+			ew.write("# note: " + orDash(printable(locString(n.Location))) + ": " + lineText(n.Message) + "\n")
 		}
 	}
 	for i := range res.Expired {
-		ew.write("# expired " + oneLine(expiredText(&res.Expired[i])) + "\n")
+		ew.write("# expired " + lineText(expiredText(&res.Expired[i])) + "\n")
 	}
 	if n := emergencyCount(res); n > 0 {
 		ew.printf("# EMERGENCY OVERRIDE: %s bypassed by break-glass exemptions\n", plural(n, "finding", "findings"))

@@ -68,7 +68,7 @@ func (t *textReporter) Report(w io.Writer, res *finding.Result) error {
 				loc = "-"
 			}
 			line := fmt.Sprintf("  %s %-8s %s  %s %s", t.paint(colour, fmt.Sprintf("%-7s", label)), f.Severity,
-				loc, t.paint(ansiBold, "["+printable(ruleLabel(f))+"]"), oneLine(f.Message))
+				loc, t.paint(ansiBold, "["+printable(ruleLabel(f))+"]"), lineText(f.Message))
 			if ref := resourceRef(f.Resource); ref != "" {
 				line += " (" + printable(ref) + ")"
 			}
@@ -77,7 +77,7 @@ func (t *textReporter) Report(w io.Writer, res *finding.Result) error {
 				lines = append(lines, indent+"field: "+printable(f.Location.Field))
 			}
 			if e := f.Exemption; e != nil {
-				text := oneLine(exemptionText(e))
+				text := lineText(exemptionText(e))
 				if e.Emergency {
 					lines = append(lines, indent+t.paint(ansiEmergency, "EMERGENCY OVERRIDE")+" "+text)
 				} else {
@@ -86,11 +86,11 @@ func (t *textReporter) Report(w io.Writer, res *finding.Result) error {
 			}
 		}
 		for _, e := range g.errors {
-			lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiRed, fmt.Sprintf("%-7s", "ERROR")), "", orDash(printable(locString(e.Location))), oneLine(e.Message)))
+			lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiRed, fmt.Sprintf("%-7s", "ERROR")), "", orDash(printable(locString(e.Location))), lineText(e.Message)))
 		}
 		if !t.o.quiet {
 			for _, n := range g.notes {
-				lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiCyan, fmt.Sprintf("%-7s", "NOTE")), "", orDash(printable(locString(n.Location))), oneLine(n.Message)))
+				lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiCyan, fmt.Sprintf("%-7s", "NOTE")), "", orDash(printable(locString(n.Location))), lineText(n.Message)))
 			}
 		}
 		if len(lines) == 0 {
@@ -119,7 +119,7 @@ func (t *textReporter) Report(w io.Writer, res *finding.Result) error {
 		first = false
 		ew.write(t.paint(ansiBold, "Expired exemptions (renew or remove them)") + "\n")
 		for i := range res.Expired {
-			ew.write("  " + t.paint(ansiYellow, "EXPIRED") + " " + oneLine(expiredText(&res.Expired[i])) + "\n")
+			ew.write("  " + t.paint(ansiYellow, "EXPIRED") + " " + lineText(expiredText(&res.Expired[i])) + "\n")
 		}
 	}
 	if n := emergencyCount(res); n > 0 {
