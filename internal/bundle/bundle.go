@@ -57,7 +57,7 @@ func KeysFromConfig(list []config.PublicKey, dir string) (*Keys, error) {
 			}
 			b, err := safefile.ReadFile(p, maxKeyFile)
 			if err != nil {
-				return nil, fmt.Errorf("bundle verification key %q: %s: %w", k.ID, p, err)
+				return nil, fmt.Errorf("bundle verification key %q: %w", k.ID, err)
 			}
 			pem = string(b)
 		}

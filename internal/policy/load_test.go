@@ -21,7 +21,7 @@ func TestFolderNamedTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(filepath.Join(dir, "missing"), filepath.Join("pol", "dangling.rego")); err != nil {
-		t.Fatal(err)
+		t.Skipf("no symbolic links here: %v", err)
 	}
 	set, errs := Load(context.Background(), WithPaths("pol", filepath.Join(dir, "pol"), "pol/"))
 	if len(errs) != 1 || !strings.Contains(errs[0].Location.File, "dangling.rego") {

@@ -51,6 +51,12 @@ func Kind(m fs.FileMode) error {
 func Open(path string) (*os.File, fs.FileInfo, error) {
 	st, err := os.Stat(path)
 	if err != nil {
+		// Worded as the open that the look stands for ("open x: no such
+		// file or directory"), as callers' messages always were.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Op = "open"
+		}
 		return nil, nil, err
 	}
 	if err := Kind(st.Mode()); err != nil {
@@ -97,17 +103,26 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// Visited remembers which files were reached, by absolute path, so that a
-// folder named twice (a project's policies/ and --policy policies/, once
-// relative and once absolute) is read once and a bad file in it gives one
-// error, not two.
+// Visited remembers which files were reached, by the absolute path with
+// symbolic links resolved, so that a folder named twice (a project's
+// policies/ and --policy policies/, once relative and once absolute) is
+// read once and a bad file in it gives one error, not two.
 type Visited map[string]bool
 
 // First says whether path is reached for the first time, and remembers it.
+// A path whose links cannot be resolved (a dangling one) is keyed by its
+// absolute path: it is still reached, and its error reported, once.
 func (v Visited) First(path string) bool {
-	key := filepath.Clean(path)
-	if abs, err := filepath.Abs(path); err == nil {
+	// Links first: filepath.Abs cleans "link/.." away as text, where the
+	// system would follow the link.
+	key := path
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		key = real
+	}
+	if abs, err := filepath.Abs(key); err == nil {
 		key = abs
+	} else {
+		key = filepath.Clean(key)
 	}
 	if v[key] {
 		return false

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -94,6 +95,23 @@ func TestKind(t *testing.T) {
 func TestVisited(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
+	for _, f := range []string{"pol/a.rego", "pol/b.rego", "elsewhere/pol/a.rego"} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("package p\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll("elsewhere/sub", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "elsewhere", "sub"), "link"); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "pol", "a.rego"), "pol/alias.rego"); err != nil {
+		t.Fatal(err)
+	}
 	v := Visited{}
 	for _, tc := range []struct {
 		path  string
@@ -103,10 +121,23 @@ func TestVisited(t *testing.T) {
 		{"pol/a.rego", false},
 		{"./pol//a.rego", false},
 		{filepath.Join(dir, "pol", "a.rego"), false},
+		{"pol/alias.rego", false},       // a link to a file already read
+		{"link/../pol/a.rego", true},    // the OS resolves link/.. to elsewhere/: another file
+		{"elsewhere/pol/a.rego", false}, // that same file
 		{"pol/b.rego", true},
+		{"pol/missing.rego", true}, // not there: keyed by its path, reached once
+		{"pol/missing.rego", false},
 	} {
 		if got := v.First(tc.path); got != tc.first {
 			t.Errorf("First(%q) = %v, want %v", tc.path, got, tc.first)
 		}
+	}
+}
+
+// Errors from the look before the open read as the open's did.
+func TestErrorWording(t *testing.T) {
+	_, err := ReadFile(filepath.Join(t.TempDir(), "none.yaml"), 0)
+	if err == nil || !strings.HasPrefix(err.Error(), "open ") || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("err = %v, want open ...: no such file", err)
 	}
 }
