@@ -2,6 +2,7 @@ package exemption
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -29,9 +30,10 @@ type Matcher struct {
 	approvers     map[string]bool     // lower-case member emails of approving teams
 	teamDomains   map[string][]string // approving team -> its members' email domains
 
-	// The run's policy names (WithPolicies); nil: names are not checked.
-	policies    []string
-	knownPolicy map[string]bool
+	// The run's policies (WithPolicies): their names, for suggestions, and
+	// each name and package mapped to the name. nil: not checked.
+	policies  []string
+	policyFor map[string]string
 }
 
 type config struct {
@@ -40,7 +42,7 @@ type config struct {
 	teams     map[string][]string
 	approving []string
 	now       func() time.Time
-	policies  []string
+	policies  map[string]string
 }
 
 // Option configures a Matcher.
@@ -66,12 +68,19 @@ func WithTeams(teams map[string][]string, approving []string) Option {
 	return func(c *config) { c.teams, c.approving = teams, approving }
 }
 
-// WithPolicies names every policy of the run, enabled or not. With it, an
-// exemption that names another policy is noted (UnknownPolicies, and in
-// Apply for annotations): a typo in a policy name exempts nothing,
-// silently. Without it, names are not checked.
-func WithPolicies(names []string) Option {
-	return func(c *config) { c.policies = append(c.policies, names...) }
+// WithPolicies gives every policy of the run, enabled or not, keyed by its
+// name and by its package, each mapped to its name. An exemption may name
+// a policy either way (governance accepts both), and findings carry the
+// name. With it, an exemption that names another policy is noted
+// (UnknownPolicies, and in Apply for annotations): a typo in a policy name
+// exempts nothing, silently. Without it, names are not checked.
+func WithPolicies(byNameOrPackage map[string]string) Option {
+	return func(c *config) {
+		if c.policies == nil {
+			c.policies = map[string]string{}
+		}
+		maps.Copy(c.policies, byNameOrPackage)
+	}
 }
 
 // WithClock sets the clock expiries are compared with (default time.Now).
@@ -99,19 +108,29 @@ func NewMatcher(opts ...Option) *Matcher {
 	}
 	m.setTeams(c.teams, c.approving)
 	if c.policies != nil {
-		m.policies = slices.Clone(c.policies)
-		m.knownPolicy = make(map[string]bool, len(c.policies))
-		for _, n := range c.policies {
-			m.knownPolicy[n] = true
+		m.policyFor = maps.Clone(c.policies)
+		m.policies = slices.Compact(slices.Sorted(maps.Values(m.policyFor)))
+		for i := range m.list {
+			m.canonical(&m.list[i])
 		}
 	}
 	return m
 }
 
+// canonical names e's policy by its name when it was given by package.
+func (m *Matcher) canonical(e *Exemption) {
+	if name, ok := m.policyFor[e.Policy]; ok && e.Policy != "" {
+		e.Policy = name
+	}
+}
+
 // unknownPolicy says what is wrong with the policy e names, or "" when it
 // names none, names a policy of the run, or names are not checked.
 func (m *Matcher) unknownPolicy(e *Exemption) string {
-	if m.knownPolicy == nil || e.Policy == "" || m.knownPolicy[e.Policy] {
+	if m.policyFor == nil || e.Policy == "" {
+		return ""
+	}
+	if _, ok := m.policyFor[e.Policy]; ok {
 		return ""
 	}
 	msg := fmt.Sprintf("names policy %q, which this run does not have, so it exempts nothing", e.Policy)
@@ -274,13 +293,14 @@ func (m *Matcher) Apply(r *manifest.Resource, findings []finding.Finding) (notes
 	}
 	annotations := FromAnnotations(r)
 	for i := range annotations {
-		cands = append(cands, candidate{e: &annotations[i], listIdx: -1})
 		if msg := m.unknownPolicy(&annotations[i]); msg != "" {
 			ref := r.Ref()
 			ref.APIVersion = ""
 			notes = append(notes, finding.Note{Location: annotations[i].Location,
 				Message: "exemption in annotations of " + ref.String() + " " + msg})
 		}
+		m.canonical(&annotations[i])
+		cands = append(cands, candidate{e: &annotations[i], listIdx: -1})
 	}
 	if len(cands) == 0 {
 		return notes, nil

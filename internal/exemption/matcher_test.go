@@ -535,8 +535,9 @@ func TestUnknownPolicies(t *testing.T) {
 		{ID: "all", Source: "file:.attest/exemptions.yaml", Kind: "Pod", Name: "api"},
 		{ID: "far", Source: "file:.attest/exemptions.yaml", Policy: "no-such-thing", Kind: "Pod", Name: "api"},
 	}
-	m := NewMatcher(WithExemptions(file), WithAnnotations(true), WithClock(clock),
-		WithPolicies([]string{"attest-security", "attest-deployment"}))
+	policies := map[string]string{"attest-security": "attest-security", "attest.security": "attest-security",
+		"attest-deployment": "attest-deployment", "attest.deployment": "attest-deployment"}
+	m := NewMatcher(WithExemptions(file), WithAnnotations(true), WithClock(clock), WithPolicies(policies))
 	notes := m.UnknownPolicies()
 	if len(notes) != 2 {
 		t.Fatalf("notes %v, want 2 (typo, far)", notes)
@@ -559,6 +560,22 @@ func TestUnknownPolicies(t *testing.T) {
 	}
 	if unknown != 1 {
 		t.Errorf("Apply notes %v, want one naming atest-security", got)
+	}
+
+	// A policy named by its package (governance accepts both) is known, and
+	// covers the findings, which carry the name.
+	byPackage := []Exemption{{ID: "pkg", Source: "store", Policy: "attest.security", Kind: "Pod", Namespace: "prod", Name: "api",
+		Reason: "r", ApprovedBy: "alice@company.com", ExpiresAt: now.Add(time.Hour)}}
+	mp := NewMatcher(WithExemptions(byPackage), WithClock(clock), WithPolicies(policies))
+	if notes := mp.UnknownPolicies(); notes != nil {
+		t.Errorf("a package name: notes %v", notes)
+	}
+	fs := []finding.Finding{fnd("attest-security", "privileged-container")}
+	if notes, _ := mp.Apply(res("Pod", "prod", "api", nil), fs); notes != nil {
+		t.Logf("notes %v", notes)
+	}
+	if fs[0].Exemption == nil || fs[0].Exemption.ID != "pkg" {
+		t.Errorf("an exemption naming the package does not cover the finding: %+v", fs[0])
 	}
 
 	// Without WithPolicies, names are not checked.

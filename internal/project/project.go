@@ -364,11 +364,14 @@ func (p *Project) exemptions(ctx context.Context, o Options) *exemption.Matcher 
 		opts = append(opts, exemption.WithTeams(g.Teams, g.ExemptionApproval.RequiredTeams))
 	}
 	if p.Policies != nil {
-		names := make([]string, 0, len(p.Policies.Policies))
+		byNameOrPackage := map[string]string{}
 		for _, pol := range p.Policies.Policies {
-			names = append(names, pol.Name)
+			byNameOrPackage[pol.Package] = pol.Name
 		}
-		opts = append(opts, exemption.WithPolicies(names))
+		for _, pol := range p.Policies.Policies {
+			byNameOrPackage[pol.Name] = pol.Name // a name wins over another policy's package
+		}
+		opts = append(opts, exemption.WithPolicies(byNameOrPackage))
 	}
 	m := exemption.NewMatcher(opts...)
 	// The matcher's notes come last. A copy rebuilt with the store's
