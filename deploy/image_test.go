@@ -22,9 +22,11 @@ func TestImage(t *testing.T) {
 		t.Skip("builds attest (about two minutes with a cold cache)")
 	}
 	lines := dockerfile(t)
-	var build, user string
+	var build, user, from string
 	for _, l := range lines {
 		switch {
+		case strings.HasPrefix(l, "FROM golang:"):
+			from, _, _ = strings.Cut(strings.TrimPrefix(l, "FROM golang:"), " ")
 		case strings.HasPrefix(l, "RUN ") && strings.Contains(l, " go build "):
 			build = strings.TrimPrefix(l, "RUN ")
 		case strings.HasPrefix(l, "USER "):
@@ -33,6 +35,21 @@ func TestImage(t *testing.T) {
 	}
 	if build == "" || user == "" {
 		t.Fatalf("Dockerfile: no RUN ... go build line or no USER (build %q, user %q)", build, user)
+	}
+	// The official Go image builds with GOTOOLCHAIN=local: its Go must be
+	// the one go.mod asks for.
+	mod, err := os.ReadFile(filepath.Join("..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var goVersion string
+	for _, l := range strings.Split(string(mod), "\n") {
+		if v, ok := strings.CutPrefix(l, "go "); ok {
+			goVersion = strings.TrimSpace(v)
+		}
+	}
+	if from != goVersion {
+		t.Errorf("Dockerfile builds with golang:%s, go.mod asks for go %s", from, goVersion)
 	}
 
 	var dep struct {
