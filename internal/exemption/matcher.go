@@ -117,11 +117,17 @@ func NewMatcher(opts ...Option) *Matcher {
 	return m
 }
 
-// canonical names e's policy by its name when it was given by package.
+// canonical names e's policy by its name when it was given by package,
+// in its rule too ("attest.security/privileged-container").
 func (m *Matcher) canonical(e *Exemption) {
-	if name, ok := m.policyFor[e.Policy]; ok && e.Policy != "" {
-		e.Policy = name
+	name, ok := m.policyFor[e.Policy]
+	if !ok || e.Policy == "" || name == e.Policy {
+		return
 	}
+	if rest, isRule := strings.CutPrefix(e.Rule, e.Policy+"/"); isRule {
+		e.Rule = name + "/" + rest
+	}
+	e.Policy = name
 }
 
 // unknownPolicy says what is wrong with the policy e names, or "" when it

@@ -570,12 +570,19 @@ func TestUnknownPolicies(t *testing.T) {
 	if notes := mp.UnknownPolicies(); notes != nil {
 		t.Errorf("a package name: notes %v", notes)
 	}
-	fs := []finding.Finding{fnd("attest-security", "privileged-container")}
+	byPackage = append(byPackage, Exemption{ID: "pkg-rule", Source: "store", Policy: "attest.security",
+		Rule: "attest.security/run-as-root", Kind: "Pod", Namespace: "prod", Name: "api",
+		Reason: "r", ApprovedBy: "alice@company.com", ExpiresAt: now.Add(time.Hour)})
+	mp = NewMatcher(WithExemptions(byPackage), WithClock(clock), WithPolicies(policies))
+	fs := []finding.Finding{fnd("attest-security", "privileged-container"), fnd("attest-security", "run-as-root")}
 	if notes, _ := mp.Apply(res("Pod", "prod", "api", nil), fs); notes != nil {
 		t.Logf("notes %v", notes)
 	}
 	if fs[0].Exemption == nil || fs[0].Exemption.ID != "pkg" {
 		t.Errorf("an exemption naming the package does not cover the finding: %+v", fs[0])
+	}
+	if fs[1].Exemption == nil || fs[1].Exemption.ID != "pkg-rule" {
+		t.Errorf("a rule named under the package does not cover its finding: %+v", fs[1])
 	}
 
 	// Without WithPolicies, names are not checked.

@@ -707,8 +707,8 @@ func namespaceExclusions(p *policy.Policy, listed []kindRef, exs []exemption.Exe
 	byNS := map[string][]*exemption.Exemption{}
 	for i := range exs {
 		e := &exs[i]
-		if e.Policy != "" && e.Policy != p.Name {
-			continue
+		if e.Policy != "" && e.Policy != p.Name && e.Policy != p.Package {
+			continue // another policy's, by its name or its package (governance accepts both)
 		}
 		if err := exemption.Validate(*e, now); err != nil {
 			*notes = append(*notes, fmt.Sprintf("%s: exemption %s is not carried over to Gatekeeper: attest does not honour it (%s) either", p.Name, e.ID, err))
