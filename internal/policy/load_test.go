@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,31 +35,46 @@ func TestFolderNamedTwice(t *testing.T) {
 
 // The input a package gets follows from what it reads.
 func TestGuessStyle(t *testing.T) {
+	// Helper packages some cases use: no result rules, so not policies.
+	const (
+		attestLib     = "package lib.attesty\n\ncontainers contains c if some c in input.resource.spec.containers\n"
+		conftestLib   = "package lib.k8s\n\nis_pod if input.kind == \"Pod\"\n"
+		gatekeeperLib = "package lib.gk\n\nobj := input.review.object\n"
+	)
 	for _, tc := range []struct {
 		name, src string
+		helpers   []string
 		want      Style
 	}{
-		{"attest", "package p\n\ndeny contains \"x\" if input.resource.kind == \"Pod\"\n", StyleAttest},
-		{"attest with parameters", "package p\n\ndeny contains \"x\" if input.resource.spec.replicas < input.parameters.min\n", StyleAttest},
-		{"attest reading context", "package p\n\ndeny contains \"x\" if input.context.mode == \"cli\"\n", StyleAttest},
-		{"gatekeeper", "package p\n\nviolation contains {\"msg\": \"x\"} if input.review.object.kind == \"Pod\"\n", StyleGatekeeper},
-		{"gatekeeper with parameters", "package p\n\nviolation contains {\"msg\": m} if {\n\tinput.review.object.kind == \"Pod\"\n\tm := input.parameters.message\n}\n", StyleGatekeeper},
+		{"attest", "package p\n\ndeny contains \"x\" if input.resource.kind == \"Pod\"\n", nil, StyleAttest},
+		{"attest with parameters", "package p\n\ndeny contains \"x\" if input.resource.spec.replicas < input.parameters.min\n", nil, StyleAttest},
+		{"attest reading context", "package p\n\ndeny contains \"x\" if input.context.mode == \"cli\"\n", nil, StyleAttest},
+		{"gatekeeper", "package p\n\nviolation contains {\"msg\": \"x\"} if input.review.object.kind == \"Pod\"\n", nil, StyleGatekeeper},
+		{"gatekeeper with parameters", "package p\n\nviolation contains {\"msg\": m} if {\n\tinput.review.object.kind == \"Pod\"\n\tm := input.parameters.message\n}\n", nil, StyleGatekeeper},
 		// Gatekeeper style is what builds input.review; the rest of the
 		// input is the same as attest's.
-		{"review and resource: gatekeeper", "package p\n\ndeny contains \"x\" if {\n\tinput.review.object\n\tinput.resource\n}\n", StyleGatekeeper},
-		{"review and context: gatekeeper", "package p\n\ndeny contains \"x\" if {\n\tinput.review.object.kind == \"Pod\"\n\tinput.context.mode == \"cli\"\n}\n", StyleGatekeeper},
-		{"manifest fields: conftest", "package p\n\ndeny contains \"x\" if input.kind == \"Pod\"\n", StyleConftest},
-		{"manifest and attest: attest", "package p\n\ndeny contains \"x\" if {\n\tinput.kind\n\tinput.resource\n}\n", StyleAttest},
-		{"package main", "package main\n\ndeny contains \"x\" if input.resource\n", StyleConftest},
-		{"whole input only", "package p\n\ndeny contains \"x\" if walk(input, [_, \"latest\"])\n", StyleAttest},
-		{"manifest field and a helper package: attest", "package p\n\nimport data.attest.lib\n\ndeny contains \"x\" if {\n\tsome c in lib.containers\n\tinput.kind == \"Pod\"\n}\n", StyleAttest},
-		{"manifest field through data: attest", "package p\n\ndeny contains \"x\" if {\n\tdata.helpers.ok\n\tinput.spec\n}\n", StyleAttest},
-		{"not a manifest field: attest", "package p\n\ndeny contains \"x\" if input.dry_run\n", StyleAttest},
-		{"own package through data: conftest", "package p\n\nbad if input.kind == \"Pod\"\n\ndeny contains \"x\" if data.p.bad\n", StyleConftest},
-		{"dynamic key", "package p\n\ndeny contains \"x\" if {\n\tsome k\n\tinput[k] == 1\n}\n", StyleAttest},
+		{"review and resource: gatekeeper", "package p\n\ndeny contains \"x\" if {\n\tinput.review.object\n\tinput.resource\n}\n", nil, StyleGatekeeper},
+		{"review and context: gatekeeper", "package p\n\ndeny contains \"x\" if {\n\tinput.review.object.kind == \"Pod\"\n\tinput.context.mode == \"cli\"\n}\n", nil, StyleGatekeeper},
+		{"manifest fields: conftest", "package p\n\ndeny contains \"x\" if input.kind == \"Pod\"\n", nil, StyleConftest},
+		{"manifest and attest: attest", "package p\n\ndeny contains \"x\" if {\n\tinput.kind\n\tinput.resource\n}\n", nil, StyleAttest},
+		{"package main", "package main\n\ndeny contains \"x\" if input.resource\n", nil, StyleConftest},
+		{"whole input only", "package p\n\ndeny contains \"x\" if walk(input, [_, \"latest\"])\n", nil, StyleAttest},
+		{"not a manifest field: attest", "package p\n\ndeny contains \"x\" if input.dry_run\n", nil, StyleAttest},
+		{"own package through data: conftest", "package p\n\nbad if input.kind == \"Pod\"\n\ndeny contains \"x\" if data.p.bad\n", nil, StyleConftest},
+		// What the packages a package uses read counts as its own.
+		{"manifest field and an attest helper: attest", "package p\n\nimport data.lib.attesty\n\ndeny contains \"x\" if {\n\tsome c in attesty.containers\n\tinput.kind == \"Pod\"\n}\n", []string{attestLib}, StyleAttest},
+		{"a conftest helper: conftest", "package p\n\nimport data.lib.k8s\n\ndeny contains \"x\" if k8s.is_pod\n", []string{conftestLib}, StyleConftest},
+		{"a Gatekeeper helper: gatekeeper", "package p\n\nviolation contains {\"msg\": \"x\"} if data.lib.gk.obj.kind == \"Pod\"\n", []string{gatekeeperLib}, StyleGatekeeper},
+		{"a namespace of helpers: attest", "package p\n\ndeny contains \"x\" if {\n\tdata.lib[_]\n\tinput.kind\n}\n", []string{attestLib, conftestLib}, StyleAttest},
+		{"data that is no package: conftest", "package p\n\ndeny contains \"x\" if {\n\tnot input.metadata.labels.team in data.teams\n}\n", nil, StyleConftest},
+		{"dynamic key", "package p\n\ndeny contains \"x\" if {\n\tsome k\n\tinput[k] == 1\n}\n", nil, StyleAttest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			set, errs := Load(context.Background(), WithInline("p.rego", tc.src))
+			opts := []Option{WithInline("p.rego", tc.src)}
+			for i, h := range tc.helpers {
+				opts = append(opts, WithInline(fmt.Sprintf("helper%d.rego", i), h))
+			}
+			set, errs := Load(context.Background(), opts...)
 			if len(errs) != 0 || len(set.Policies) != 1 {
 				t.Fatalf("%d policies, errors %v", len(set.Policies), errs)
 			}

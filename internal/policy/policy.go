@@ -186,7 +186,7 @@ func build(mods []*Module) ([]*Policy, []finding.Error) {
 			continue
 		}
 		if p.Style == "" {
-			p.Style = guessStyle(p)
+			p.Style = guessStyle(p, byPkg)
 		}
 		out = append(out, p)
 	}
@@ -223,61 +223,113 @@ func (s *Set) Add(pols []*Policy, mods []*Module) {
 
 // guessStyle: package main is conftest's convention; a package that reads
 // input.review is written for Gatekeeper; the rest are attest policies.
-func guessStyle(p *Policy) Style {
+func guessStyle(p *Policy, byPkg map[string]*Policy) Style {
 	if p.Package == "main" {
 		return StyleConftest
 	}
-	// What the package reads of input: Gatekeeper's review, attest's own
-	// resource and context, or a Kubernetes object's own fields, as a
-	// conftest package does. input.parameters tells nothing: attest and
-	// Gatekeeper both give it. Attest and Gatekeeper styles get the same
-	// object; Gatekeeper style is what makes the engine build
-	// input.review, so a package that reads it is Gatekeeper style
-	// whatever else it reads.
-	usesReview, usesAttest, usesManifest, usesOtherData := false, false, false, false
-	own := ast.MustParseRef("data." + p.Package)
-	for _, m := range p.Modules {
-		ast.WalkRefs(m.Parsed, func(r ast.Ref) bool {
-			if len(r) >= 2 && r[0].Equal(ast.DefaultRootDocument) && !r.HasPrefix(own) {
-				usesOtherData = true
-			}
-			if len(r) < 2 || !r[0].Equal(ast.InputRootDocument) {
-				return false
-			}
-			key, ok := r[1].Value.(ast.String)
-			if !ok {
-				return false
-			}
-			switch {
-			case key == "review":
-				usesReview = true
-			case key == "resource" || key == "context":
-				usesAttest = true
-			case manifestFields[string(key)]:
-				usesManifest = true
-			}
-			return false
-		})
-		for _, imp := range m.Parsed.Imports {
-			if r, ok := imp.Path.Value.(ast.Ref); ok && r[0].Equal(ast.DefaultRootDocument) && !r.HasPrefix(own) {
-				usesOtherData = true
+	// What the package, and every package it uses, reads of input:
+	// Gatekeeper's review, attest's own resource and context, or a
+	// Kubernetes object's own fields, as a conftest package does.
+	// input.parameters tells nothing: attest and Gatekeeper both give it.
+	// Attest and Gatekeeper styles get the same object; Gatekeeper style is
+	// what makes the engine build input.review, so a package that reads it
+	// is Gatekeeper style whatever else it reads.
+	var r inputReads
+	seen := map[string]bool{p.Package: true}
+	queue := []*Policy{p}
+	for len(queue) > 0 {
+		q := queue[0]
+		queue = queue[1:]
+		for _, m := range q.Modules {
+			r.add(m.Parsed)
+			for _, used := range usedPackages(m.Parsed, byPkg) {
+				if !seen[used] {
+					seen[used] = true
+					queue = append(queue, byPkg[used])
+				}
 			}
 		}
 	}
 	switch {
-	case usesReview:
+	case r.review:
 		return StyleGatekeeper
-	case usesAttest:
+	case r.attest:
 		return StyleAttest
-	case usesManifest && !usesOtherData:
+	case r.manifest:
 		// input.kind and the like exist only in the manifest itself:
 		// under attest's input they would never be defined, and the
-		// package would never find anything. A package that uses other
-		// packages (helpers such as attest.lib, which read
-		// input.resource) keeps attest's input.
+		// package would never find anything.
 		return StyleConftest
 	}
 	return StyleAttest
+}
+
+// inputReads says which top-level keys of input some modules read.
+type inputReads struct{ review, attest, manifest bool }
+
+func (r *inputReads) add(m *ast.Module) {
+	ast.WalkRefs(m, func(ref ast.Ref) bool {
+		if len(ref) < 2 || !ref[0].Equal(ast.InputRootDocument) {
+			return false
+		}
+		key, ok := ref[1].Value.(ast.String)
+		if !ok {
+			return false
+		}
+		switch {
+		case key == "review":
+			r.review = true
+		case key == "resource" || key == "context":
+			r.attest = true
+		case manifestFields[string(key)]:
+			r.manifest = true
+		}
+		return false
+	})
+}
+
+// usedPackages are the packages of byPkg that m refers to (through data or
+// an import): the one holding the rule a reference reaches, or every
+// package under a reference to a namespace.
+func usedPackages(m *ast.Module, byPkg map[string]*Policy) []string {
+	var out []string
+	use := func(ref ast.Ref) {
+		if len(ref) < 2 || !ref[0].Equal(ast.DefaultRootDocument) {
+			return
+		}
+		var path []string
+		for _, t := range ref[1:] {
+			s, ok := t.Value.(ast.String)
+			if !ok {
+				break
+			}
+			path = append(path, string(s))
+		}
+		// The longest package the path lies in.
+		for n := len(path); n > 0; n-- {
+			if _, ok := byPkg[strings.Join(path[:n], ".")]; ok {
+				out = append(out, strings.Join(path[:n], "."))
+				return
+			}
+		}
+		// A namespace: every package below it.
+		prefix := strings.Join(path, ".") + "."
+		for pkg := range byPkg {
+			if strings.HasPrefix(pkg, prefix) {
+				out = append(out, pkg)
+			}
+		}
+	}
+	ast.WalkRefs(m, func(ref ast.Ref) bool {
+		use(ref)
+		return false
+	})
+	for _, imp := range m.Imports {
+		if ref, ok := imp.Path.Value.(ast.Ref); ok {
+			use(ref)
+		}
+	}
+	return out
 }
 
 // manifestFields are the top-level fields of Kubernetes objects: a package
