@@ -258,8 +258,9 @@ else := s
 # one of exponent ("e3") and suffix is non-empty. A decimal suffix becomes
 # an exponent in the number's text ("500m" is 500e-3), which is exact and
 # spares a division (OPA's is several times dearer than the regular
-# expression); the multiplication by 1 writes the number as arithmetic
-# does (2000 for "2k", 3 for "3000m"), so it prints and takes %d as before.
+# expression). The multiplication by 1 writes every result as arithmetic
+# does: 2000 for "2k", 3 for "3000m" (so %d and substring take it), 1000
+# for "1e3", and 7 for "007", whose own text is not a JSON number.
 # A binary suffix multiplies.
 _scaled(m, exp, suffix) := to_number(concat("", [m, exp, e])) * 1 if {
 	e := _exponent[suffix]

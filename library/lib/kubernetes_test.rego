@@ -58,6 +58,10 @@ test_quantity_prints_as_a_plain_number if {
 	sprintf("%v %v %v %v", [lib.quantity("2k"), lib.quantity("1G"), lib.quantity("500m"), lib.quantity("1e3")]) == "2000 1000000000 0.5 1000"
 	sprintf("%d", [lib.quantity("3000m")]) == "3"
 	substring("abcdef", 0, lib.quantity("3000m")) == "abc"
+
+	# Leading zeros are a valid quantity but not a JSON number: the value
+	# must still serialise.
+	json.marshal([lib.quantity("007"), lib.quantity("00"), lib.quantity("-0")]) == "[7,0,0]"
 }
 
 test_quantity_milli_is_not_mega if {
