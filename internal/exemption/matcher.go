@@ -117,17 +117,19 @@ func NewMatcher(opts ...Option) *Matcher {
 	return m
 }
 
-// canonical names e's policy by its name when it was given by package,
-// in its rule too ("attest.security/privileged-container").
+// canonical names e's policy, and the policy part of its rule, by the
+// policy's name when they were given by package
+// ("attest.security/privileged-container"), each on its own: governance
+// checks neither against the other.
 func (m *Matcher) canonical(e *Exemption) {
-	name, ok := m.policyFor[e.Policy]
-	if !ok || e.Policy == "" || name == e.Policy {
-		return
+	if prefix, rest, isRule := strings.Cut(e.Rule, "/"); isRule {
+		if name, ok := m.policyFor[prefix]; ok {
+			e.Rule = name + "/" + rest
+		}
 	}
-	if rest, isRule := strings.CutPrefix(e.Rule, e.Policy+"/"); isRule {
-		e.Rule = name + "/" + rest
+	if name, ok := m.policyFor[e.Policy]; ok && e.Policy != "" {
+		e.Policy = name
 	}
-	e.Policy = name
 }
 
 // unknownPolicy says what is wrong with the policy e names, or "" when it

@@ -573,8 +573,12 @@ func TestUnknownPolicies(t *testing.T) {
 	byPackage = append(byPackage, Exemption{ID: "pkg-rule", Source: "store", Policy: "attest.security",
 		Rule: "attest.security/run-as-root", Kind: "Pod", Namespace: "prod", Name: "api",
 		Reason: "r", ApprovedBy: "alice@company.com", ExpiresAt: now.Add(time.Hour)})
+	byPackage = append(byPackage, Exemption{ID: "mixed", Source: "store", Policy: "attest-security",
+		Rule: "attest.security/read-only-root", Kind: "Pod", Namespace: "prod", Name: "api",
+		Reason: "r", ApprovedBy: "alice@company.com", ExpiresAt: now.Add(time.Hour)})
 	mp = NewMatcher(WithExemptions(byPackage), WithClock(clock), WithPolicies(policies))
-	fs := []finding.Finding{fnd("attest-security", "privileged-container"), fnd("attest-security", "run-as-root")}
+	fs := []finding.Finding{fnd("attest-security", "privileged-container"), fnd("attest-security", "run-as-root"),
+		fnd("attest-security", "read-only-root")}
 	if notes, _ := mp.Apply(res("Pod", "prod", "api", nil), fs); notes != nil {
 		t.Logf("notes %v", notes)
 	}
@@ -583,6 +587,9 @@ func TestUnknownPolicies(t *testing.T) {
 	}
 	if fs[1].Exemption == nil || fs[1].Exemption.ID != "pkg-rule" {
 		t.Errorf("a rule named under the package does not cover its finding: %+v", fs[1])
+	}
+	if fs[2].Exemption == nil || fs[2].Exemption.ID != "mixed" {
+		t.Errorf("a policy by name with its rule by package does not cover the finding: %+v", fs[2])
 	}
 
 	// Without WithPolicies, names are not checked.

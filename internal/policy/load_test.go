@@ -67,6 +67,8 @@ func TestGuessStyle(t *testing.T) {
 		{"a Gatekeeper helper: gatekeeper", "package p\n\nviolation contains {\"msg\": \"x\"} if data.lib.gk.obj.kind == \"Pod\"\n", []string{gatekeeperLib}, StyleGatekeeper},
 		{"a namespace of helpers: attest", "package p\n\ndeny contains \"x\" if {\n\tdata.lib[_]\n\tinput.kind\n}\n", []string{attestLib, conftestLib}, StyleAttest},
 		{"data that is no package: conftest", "package p\n\ndeny contains \"x\" if {\n\tnot input.metadata.labels.team in data.teams\n}\n", nil, StyleConftest},
+		{"an import of a namespace, one helper used: conftest", "package p\n\nimport data.lib\n\ndeny contains \"x\" if lib.k8s.is_pod\n", []string{attestLib, conftestLib}, StyleConftest},
+		{"a namespace that is also a package: attest", "package p\n\ndeny contains \"x\" if {\n\tdata.lib[_]\n\tinput.kind\n}\n", []string{"package lib\n\nx := 1\n", attestLib}, StyleAttest},
 		{"dynamic key", "package p\n\ndeny contains \"x\" if {\n\tsome k\n\tinput[k] == 1\n}\n", nil, StyleAttest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -177,6 +178,7 @@ func build(mods []*Module) ([]*Policy, []finding.Error) {
 	}
 	var errs []finding.Error
 	var out []*Policy
+	styles := newStyleGuesser(byPkg)
 	for _, pkg := range order {
 		p := byPkg[pkg]
 		errs = append(errs, p.readMetadata()...)
@@ -186,7 +188,7 @@ func build(mods []*Module) ([]*Policy, []finding.Error) {
 			continue
 		}
 		if p.Style == "" {
-			p.Style = guessStyle(p, byPkg)
+			p.Style = styles.guess(p)
 		}
 		out = append(out, p)
 	}
@@ -223,7 +225,48 @@ func (s *Set) Add(pols []*Policy, mods []*Module) {
 
 // guessStyle: package main is conftest's convention; a package that reads
 // input.review is written for Gatekeeper; the rest are attest policies.
-func guessStyle(p *Policy, byPkg map[string]*Policy) Style {
+// styleGuesser works out, once per package, what it reads of input and
+// which packages it uses, and answers for each policy from that.
+type styleGuesser struct {
+	byPkg  map[string]*Policy
+	bySegs map[string]string   // a package's path segments, joined by NUL -> its name in byPkg
+	below  map[string][]string // a namespace's segments -> the packages under it
+	reads  map[string]inputReads
+	uses   map[string][]string
+	total  map[string]inputReads // memo: the package and all it uses
+}
+
+func newStyleGuesser(byPkg map[string]*Policy) *styleGuesser {
+	g := &styleGuesser{byPkg: byPkg, bySegs: map[string]string{}, below: map[string][]string{},
+		reads: map[string]inputReads{}, uses: map[string][]string{}, total: map[string]inputReads{}}
+	for name, p := range byPkg {
+		if len(p.Modules) == 0 {
+			continue
+		}
+		segs := refSegments(p.Modules[0].Parsed.Package.Path)
+		g.bySegs[strings.Join(segs, "\x00")] = name
+		for n := 1; n < len(segs); n++ {
+			k := strings.Join(segs[:n], "\x00")
+			g.below[k] = append(g.below[k], name)
+		}
+	}
+	return g
+}
+
+// refSegments are the leading string segments of a data ref (after data).
+func refSegments(ref ast.Ref) []string {
+	var segs []string
+	for _, t := range ref[1:] {
+		s, ok := t.Value.(ast.String)
+		if !ok {
+			break
+		}
+		segs = append(segs, string(s))
+	}
+	return segs
+}
+
+func (g *styleGuesser) guess(p *Policy) Style {
 	if p.Package == "main" {
 		return StyleConftest
 	}
@@ -234,22 +277,7 @@ func guessStyle(p *Policy, byPkg map[string]*Policy) Style {
 	// Attest and Gatekeeper styles get the same object; Gatekeeper style is
 	// what makes the engine build input.review, so a package that reads it
 	// is Gatekeeper style whatever else it reads.
-	var r inputReads
-	seen := map[string]bool{p.Package: true}
-	queue := []*Policy{p}
-	for len(queue) > 0 {
-		q := queue[0]
-		queue = queue[1:]
-		for _, m := range q.Modules {
-			r.add(m.Parsed)
-			for _, used := range usedPackages(m.Parsed, byPkg) {
-				if !seen[used] {
-					seen[used] = true
-					queue = append(queue, byPkg[used])
-				}
-			}
-		}
-	}
+	r := g.all(p.Package, map[string]bool{})
 	switch {
 	case r.review:
 		return StyleGatekeeper
@@ -262,6 +290,99 @@ func guessStyle(p *Policy, byPkg map[string]*Policy) Style {
 		return StyleConftest
 	}
 	return StyleAttest
+}
+
+// all is what pkg and the packages it uses read, transitively.
+func (g *styleGuesser) all(pkg string, onPath map[string]bool) inputReads {
+	if r, ok := g.total[pkg]; ok {
+		return r
+	}
+	g.scan(pkg)
+	onPath[pkg] = true
+	r := g.reads[pkg]
+	for _, u := range g.uses[pkg] {
+		if onPath[u] {
+			continue // a cycle: its reads are counted where it started
+		}
+		o := g.all(u, onPath)
+		r.review, r.attest, r.manifest = r.review || o.review, r.attest || o.attest, r.manifest || o.manifest
+	}
+	delete(onPath, pkg)
+	g.total[pkg] = r
+	return r
+}
+
+// scan reads pkg's own modules once.
+func (g *styleGuesser) scan(pkg string) {
+	if _, ok := g.reads[pkg]; ok {
+		return
+	}
+	var r inputReads
+	used := map[string]bool{}
+	for _, m := range g.byPkg[pkg].Modules {
+		r.add(m.Parsed)
+		for _, u := range g.usedBy(m.Parsed) {
+			if u != pkg {
+				used[u] = true
+			}
+		}
+	}
+	g.reads[pkg] = r
+	g.uses[pkg] = slices.Sorted(maps.Keys(used))
+}
+
+// usedBy are the packages m refers to, through data or an import alias:
+// the one holding the rule a reference reaches, and every package under a
+// reference that stops at a namespace or a computed key.
+func (g *styleGuesser) usedBy(m *ast.Module) []string {
+	aliases := map[ast.Var]ast.Ref{}
+	for _, imp := range m.Imports {
+		if ref, ok := imp.Path.Value.(ast.Ref); ok && ref[0].Equal(ast.DefaultRootDocument) {
+			name := imp.Alias
+			if name == "" {
+				if v, ok := ref[len(ref)-1].Value.(ast.String); ok {
+					name = ast.Var(v)
+				}
+			}
+			if name != "" {
+				aliases[name] = ref
+			}
+		}
+	}
+	var out []string
+	use := func(ref ast.Ref) {
+		if v, ok := ref[0].Value.(ast.Var); ok {
+			if imp, ok := aliases[v]; ok {
+				ref = imp.Concat(ref[1:])
+			}
+		}
+		if len(ref) < 2 || !ref[0].Equal(ast.DefaultRootDocument) {
+			return
+		}
+		segs := refSegments(ref)
+		whole := len(segs) == len(ref)-1
+		for n := len(segs); n > 0; n-- {
+			if name, ok := g.bySegs[strings.Join(segs[:n], "\x00")]; ok {
+				out = append(out, name)
+				if n < len(segs) || whole {
+					return // a rule in that package
+				}
+				break
+			}
+		}
+		// The ref stops at a namespace (or a computed key below it):
+		// every package under it.
+		out = append(out, g.below[strings.Join(segs, "\x00")]...)
+	}
+	// Rules are walked, not imports: an import of a namespace uses only
+	// what the rules reach through its alias.
+	for _, r := range m.Rules {
+		ast.WalkRefs(r, func(ref ast.Ref) bool {
+			use(ref)
+			return false
+		})
+	}
+	return out
 }
 
 // inputReads says which top-level keys of input some modules read.
@@ -286,50 +407,6 @@ func (r *inputReads) add(m *ast.Module) {
 		}
 		return false
 	})
-}
-
-// usedPackages are the packages of byPkg that m refers to (through data or
-// an import): the one holding the rule a reference reaches, or every
-// package under a reference to a namespace.
-func usedPackages(m *ast.Module, byPkg map[string]*Policy) []string {
-	var out []string
-	use := func(ref ast.Ref) {
-		if len(ref) < 2 || !ref[0].Equal(ast.DefaultRootDocument) {
-			return
-		}
-		var path []string
-		for _, t := range ref[1:] {
-			s, ok := t.Value.(ast.String)
-			if !ok {
-				break
-			}
-			path = append(path, string(s))
-		}
-		// The longest package the path lies in.
-		for n := len(path); n > 0; n-- {
-			if _, ok := byPkg[strings.Join(path[:n], ".")]; ok {
-				out = append(out, strings.Join(path[:n], "."))
-				return
-			}
-		}
-		// A namespace: every package below it.
-		prefix := strings.Join(path, ".") + "."
-		for pkg := range byPkg {
-			if strings.HasPrefix(pkg, prefix) {
-				out = append(out, pkg)
-			}
-		}
-	}
-	ast.WalkRefs(m, func(ref ast.Ref) bool {
-		use(ref)
-		return false
-	})
-	for _, imp := range m.Imports {
-		if ref, ok := imp.Path.Value.(ast.Ref); ok {
-			use(ref)
-		}
-	}
-	return out
 }
 
 // manifestFields are the top-level fields of Kubernetes objects: a package
