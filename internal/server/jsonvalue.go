@@ -139,20 +139,7 @@ func (p *jsonParser) valueTerm(depth int, keep jsonKeep) (*ast.Term, error) {
 	if p.i < len(p.data) {
 		switch p.data[p.i] {
 		case '"':
-			start, plain, err := p.scanString()
-			if err != nil {
-				return nil, err
-			}
-			if plain {
-				if t, ok := sharedTerms[string(p.data[start+1:p.i-1])]; ok {
-					return t, nil
-				}
-			}
-			s, err := p.stringAt(start, plain)
-			if err != nil {
-				return nil, err
-			}
-			return p.term(ast.String(s)), nil
+			return p.stringTerm()
 		case 't':
 			if _, err := p.literal("true", nil); err != nil {
 				return nil, err
@@ -205,7 +192,7 @@ func (p *jsonParser) object(depth int, keep jsonKeep) (ast.Value, error) {
 		if p.data[p.i] != '"' {
 			return nil, p.errorf("invalid character %q looking for an object key", p.data[p.i])
 		}
-		kt, err := p.key()
+		kt, err := p.stringTerm()
 		if err != nil {
 			return nil, err
 		}
@@ -379,9 +366,10 @@ func (p *jsonParser) number() (ast.Value, error) {
 	return ast.Number(p.data[start:p.i]), nil
 }
 
-// key reads an object key. The keys Kubernetes objects use over and over
-// are shared terms (sharedTerms): no string and no term to allocate.
-func (p *jsonParser) key() (*ast.Term, error) {
+// stringTerm reads a string (an object key or a value) as a term. The
+// strings Kubernetes objects use over and over are shared terms
+// (sharedTerms): no string and no term to allocate.
+func (p *jsonParser) stringTerm() (*ast.Term, error) {
 	start, plain, err := p.scanString()
 	if err != nil {
 		return nil, err
