@@ -20,8 +20,8 @@ func TestPrintable(t *testing.T) {
 		"zero width joiner \u200d kept": "zero width joiner \u200d kept",
 		"not utf-8 \x9b[31m":            `not utf-8 \x9b[31m`,
 	} {
-		if got := printable(in); got != want {
-			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
 		}
 	}
 	// lineText folds whitespace first, then escapes what is left; oneLine

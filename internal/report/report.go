@@ -472,15 +472,15 @@ func oneLine(s string) string {
 }
 
 // lineText is oneLine made printable: what text and TAP print.
-func lineText(s string) string { return printable(oneLine(s)) }
+func lineText(s string) string { return Printable(oneLine(s)) }
 
-// printable writes control characters, bidirectional overrides and bytes
+// Printable writes control characters, bidirectional overrides and bytes
 // that are not UTF-8 as escapes (\x1b, \n, \u202e, \x9b). What the
 // text-like formats print comes from manifests, file names and policies,
 // which may be anyone's pull request: a resource name must not recolour
 // the terminal, move the cursor, forge a line of output (a "PASS", a TAP
 // "ok") or reorder what a reviewer reads.
-func printable(s string) string {
+func Printable(s string) string {
 	if utf8.ValidString(s) && !strings.ContainsFunc(s, unsafeRune) {
 		return s
 	}
@@ -508,24 +508,17 @@ func printable(s string) string {
 	return b.String()
 }
 
-// printableLines is printable line by line: the line breaks stay.
-func printableLines(s string) string {
+// PrintableLines is Printable line by line: the line breaks stay.
+func PrintableLines(s string) string {
 	if utf8.ValidString(s) && !strings.ContainsFunc(s, unsafeRune) {
 		return s
 	}
 	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
 	for i, l := range lines {
-		lines[i] = printable(l)
+		lines[i] = Printable(l)
 	}
 	return strings.Join(lines, "\n")
 }
-
-// Printable is printable for the commands that print their own lines
-// (gatekeeper test and verify).
-func Printable(s string) string { return printable(s) }
-
-// PrintableLines is printableLines for the same commands.
-func PrintableLines(s string) string { return printableLines(s) }
 
 // unsafeRune: C0 and C1 controls, DEL, and the bidirectional embeddings,
 // overrides and isolates ("Trojan Source").

@@ -55,17 +55,17 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 	for _, g := range groupByFile(res) {
 		for _, f := range g.findings {
 			p := tapPoint{ok: f.Kind != finding.KindError && !t.o.fails(f)}
-			p.desc = fmt.Sprintf("%s [%s] %s", orDash(printable(locString(f.Location))), printable(ruleLabel(f)), lineText(f.Message))
+			p.desc = fmt.Sprintf("%s [%s] %s", orDash(Printable(locString(f.Location))), Printable(ruleLabel(f)), lineText(f.Message))
 			if ref := resourceRef(f.Resource); ref != "" {
-				p.desc += " (" + printable(ref) + ")"
+				p.desc += " (" + Printable(ref) + ")"
 			}
 			doc := f.Location.Document
-			d := &tapDiag{Message: printableLines(oneLineKeep(f.Message)), Level: Level(f), Severity: f.Severity.String(),
-				Rule: printable(ruleLabel(f)), Enforcement: string(f.Enforcement), Resource: printable(resourceRef(f.Resource)),
-				File: printable(f.Location.File), Document: &doc, Line: f.Location.Line, Column: f.Location.Column,
-				Field: printable(f.Location.Field)}
+			d := &tapDiag{Message: PrintableLines(oneLineKeep(f.Message)), Level: Level(f), Severity: f.Severity.String(),
+				Rule: Printable(ruleLabel(f)), Enforcement: string(f.Enforcement), Resource: Printable(resourceRef(f.Resource)),
+				File: Printable(f.Location.File), Document: &doc, Line: f.Location.Line, Column: f.Location.Column,
+				Field: Printable(f.Location.Field)}
 			if e := f.Exemption; e != nil {
-				d.Exemption = printableLines(exemptionText(e))
+				d.Exemption = PrintableLines(exemptionText(e))
 				d.Emergency = e.Emergency
 				reason := "exempted: " + e.Reason
 				if e.Emergency {
@@ -79,18 +79,18 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 		for _, e := range g.errors {
 			doc := e.Location.Document
 			points = append(points, tapPoint{
-				desc: "error: " + orDash(printable(locString(e.Location))) + " " + lineText(e.Message),
-				diag: &tapDiag{Message: printableLines(oneLineKeep(e.Message)), Level: LevelError, File: printable(e.Location.File),
+				desc: "error: " + orDash(Printable(locString(e.Location))) + " " + lineText(e.Message),
+				diag: &tapDiag{Message: PrintableLines(oneLineKeep(e.Message)), Level: LevelError, File: Printable(e.Location.File),
 					Document: &doc, Line: e.Location.Line, Column: e.Location.Column},
 			})
 		}
 		for _, c := range checkedByFile[g.file] {
 			if !flagged[checkedKey(c.Resource, c.Location.Document)] {
-				points = append(points, tapPoint{ok: true, desc: printable(locString(c.Location)) + " " + printable(resourceRef(c.Resource)) + " passed all policies"})
+				points = append(points, tapPoint{ok: true, desc: Printable(locString(c.Location)) + " " + Printable(resourceRef(c.Resource)) + " passed all policies"})
 			}
 		}
 		if len(g.findings) == 0 && len(g.errors) == 0 && g.file != "" && len(res.Checked) == 0 {
-			points = append(points, tapPoint{ok: true, desc: printable(g.file) + ": all resources passed all policies"})
+			points = append(points, tapPoint{ok: true, desc: Printable(g.file) + ": all resources passed all policies"})
 		}
 	}
 
@@ -124,7 +124,7 @@ func (t *tapReporter) Report(w io.Writer, res *finding.Result) error {
 	}
 	for _, g := range groupByFile(res) {
 		for _, n := range g.notes {
-			ew.write("# note: " + orDash(printable(locString(n.Location))) + ": " + lineText(n.Message) + "\n")
+			ew.write("# note: " + orDash(Printable(locString(n.Location))) + ": " + lineText(n.Message) + "\n")
 		}
 	}
 	for i := range res.Expired {

@@ -63,18 +63,18 @@ func (t *textReporter) Report(w io.Writer, res *finding.Result) error {
 				continue
 			}
 			label, colour := textLabel(f)
-			loc := printable(locString(f.Location))
+			loc := Printable(locString(f.Location))
 			if loc == "" {
 				loc = "-"
 			}
 			line := fmt.Sprintf("  %s %-8s %s  %s %s", t.paint(colour, fmt.Sprintf("%-7s", label)), f.Severity,
-				loc, t.paint(ansiBold, "["+printable(ruleLabel(f))+"]"), lineText(f.Message))
+				loc, t.paint(ansiBold, "["+Printable(ruleLabel(f))+"]"), lineText(f.Message))
 			if ref := resourceRef(f.Resource); ref != "" {
-				line += " (" + printable(ref) + ")"
+				line += " (" + Printable(ref) + ")"
 			}
 			lines = append(lines, line)
 			if f.Location.Field != "" && !t.o.quiet {
-				lines = append(lines, indent+"field: "+printable(f.Location.Field))
+				lines = append(lines, indent+"field: "+Printable(f.Location.Field))
 			}
 			if e := f.Exemption; e != nil {
 				text := lineText(exemptionText(e))
@@ -86,11 +86,11 @@ func (t *textReporter) Report(w io.Writer, res *finding.Result) error {
 			}
 		}
 		for _, e := range g.errors {
-			lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiRed, fmt.Sprintf("%-7s", "ERROR")), "", orDash(printable(locString(e.Location))), lineText(e.Message)))
+			lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiRed, fmt.Sprintf("%-7s", "ERROR")), "", orDash(Printable(locString(e.Location))), lineText(e.Message)))
 		}
 		if !t.o.quiet {
 			for _, n := range g.notes {
-				lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiCyan, fmt.Sprintf("%-7s", "NOTE")), "", orDash(printable(locString(n.Location))), lineText(n.Message)))
+				lines = append(lines, fmt.Sprintf("  %s %-8s %s  %s", t.paint(ansiCyan, fmt.Sprintf("%-7s", "NOTE")), "", orDash(Printable(locString(n.Location))), lineText(n.Message)))
 			}
 		}
 		if len(lines) == 0 {
@@ -100,7 +100,7 @@ func (t *textReporter) Report(w io.Writer, res *finding.Result) error {
 			ew.write("\n")
 		}
 		first = false
-		name := printable(g.file)
+		name := Printable(g.file)
 		switch name {
 		case "":
 			name = "(no file)"
