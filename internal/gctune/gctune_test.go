@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 )
 
@@ -93,4 +94,23 @@ func TestCommand(t *testing.T) {
 	if l := debug.SetMemoryLimit(-1); l != 1<<40 {
 		t.Errorf("GOMEMLIMIT set, yet the limit became %d", l)
 	}
+}
+
+// TestPrefault checks that the prefaulted pages stay in the heap as free
+// memory the process holds (not returned to the kernel), which is what
+// the measurement needs.
+func TestPrefault(t *testing.T) {
+	old := debug.SetGCPercent(-1)
+	defer debug.SetGCPercent(old)
+	Prefault(32)
+	// Not before+32 MiB: a second run reuses the first one's free pages.
+	if got := heapFree(); got < 30<<20 {
+		t.Fatalf("free heap %d bytes after prefaulting 32 MiB: the pages were not kept", got)
+	}
+}
+
+func heapFree() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
