@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The test binary doubles as the children these tests start: with
@@ -111,7 +113,7 @@ func TestSecondSignalEndsProcess(t *testing.T) {
 // error naming it, exit 2, at once; stdin as a pipe still works.
 func TestSpecialInputs(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "f.yaml")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// A project whose files include a FIFO where a regular file belongs
@@ -126,7 +128,7 @@ func TestSpecialInputs(t *testing.T) {
 				if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 					t.Fatal(err)
 				}
-				if err := syscall.Mkfifo(p, 0o600); err != nil {
+				if err := unix.Mkfifo(p, 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}

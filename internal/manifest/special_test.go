@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // loadWithin runs LoadFile and fails the test, instead of hanging it, when
@@ -59,7 +61,7 @@ func TestNonRegularFiles(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 
 	fifo := filepath.Join(dir, "f.yaml")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "s.yaml")
