@@ -188,7 +188,9 @@ violation contains {"violated": true, "message": msg, "severity": "high", "detai
 # title: Resource quantities must be valid
 # description: >-
 #   A request or limit that is not a Kubernetes quantity ("1K", "2 Gi",
-#   "500MB") is rejected by the API server.
+#   "500MB") is rejected by the API server. One with no digits at all
+#   ("Mi", "k") is accepted there and read as 0, which is never what its
+#   author meant, so it is reported too.
 # related_resources:
 #   - ref: https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/
 # custom:

@@ -217,7 +217,9 @@ image_tag(image) := tag if {
 # cpu in cores, memory in bytes. Suffixes follow k8s.io/apimachinery:
 # binary Ki Mi Gi Ti Pi Ei, decimal n u m "" k M G T P E (m is milli, M is
 # mega), and decimal exponents (1e3, 1E3). Numbers are taken as they are.
-# Undefined for anything Kubernetes would reject (e.g. "1K", "2 Gi", "abc").
+# Undefined for anything Kubernetes would reject (e.g. "1K", "2 Gi", "abc"),
+# and, on purpose, for a quantity with no digits ("Mi", "k", ".", "-"): the
+# API server reads those as 0, a limit nobody writes on purpose.
 # OPA's units.parse_bytes is not used: it reads "m" as mega in any case
 # ("2000m" gives 2e9) and truncates fractions ("0.5" gives 0); units.parse
 # gets m right but rejects n and u and accepts "1K", which Kubernetes does not.

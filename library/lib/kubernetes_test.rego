@@ -44,7 +44,7 @@ test_quantity[note] if {
 	lib.quantity(c.q) == c.want
 }
 
-invalid_quantities := ["1K", "2 Gi", "abc", "1Gb", "", "1e", "Mi", "500MB", "1.2.3", true, null]
+invalid_quantities := ["1K", "2 Gi", "abc", "1Gb", "", "1e", "Mi", "k", ".", "-", "+", "500MB", "1.2.3", true, null]
 
 test_quantity_invalid[note] if {
 	some q in invalid_quantities
