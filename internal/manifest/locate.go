@@ -179,7 +179,8 @@ func parsePath(p string) ([]segment, bool) {
 		return parsePointer(p), true
 	}
 	p = strings.TrimPrefix(p, "$")
-	var segs []segment
+	// One allocation: a path has at most one segment per separator, plus one.
+	segs := make([]segment, 0, 1+strings.Count(p, ".")+strings.Count(p, "["))
 	for i := 0; i < len(p); {
 		switch p[i] {
 		case '.':

@@ -91,10 +91,21 @@ func (r *Resource) containersValue(prefix string) []Container {
 	if !ok {
 		return nil
 	}
-	var out []Container
-	for _, name := range []string{"containers", "initContainers", "ephemeralContainers"} {
-		list, ok := field(spec, name).(*ast.Array)
-		if !ok {
+	var lists [3]*ast.Array
+	n := 0
+	for i, name := range []string{"containers", "initContainers", "ephemeralContainers"} {
+		if list, ok := field(spec, name).(*ast.Array); ok {
+			lists[i] = list
+			n += list.Len()
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Container, 0, n)
+	for i, name := range []string{"containers", "initContainers", "ephemeralContainers"} {
+		list := lists[i]
+		if list == nil {
 			continue
 		}
 		for j := range list.Len() {
