@@ -233,14 +233,18 @@ func writeError(w http.ResponseWriter, code int, err error) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 }
 
+// writeJSON encodes into a pooled buffer rather than with json.Marshal,
+// whose result is a fresh copy of the encoding: one allocation fewer per
+// answer. Encode ends the document with a newline.
 func writeJSON(w http.ResponseWriter, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBodyBuffer(buf)
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(b)
+	_, _ = w.Write(buf.Bytes())
 }
 
 func (s *Server) handleAdmission(w http.ResponseWriter, r *http.Request) {
