@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -441,7 +442,17 @@ func (e *Engine) Evaluate(ctx context.Context, r *manifest.Resource, call Call) 
 
 // eval runs one prepared query under the per-evaluation timeout and
 // returns its bindings (nil when the query is undefined).
-func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, input ast.Value) (rego.Vars, error) {
+func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, input ast.Value) (b rego.Vars, err error) {
+	// A panic in OPA or in a built-in (OPA's number comparison panics on
+	// values it cannot parse) fails this evaluation, not the process or,
+	// at admission, the connection: the caller then evaluates policy by
+	// policy and reports the one that failed as an error finding.
+	defer func() {
+		if r := recover(); r != nil {
+			e.debugf("evaluation panicked: %v\n%s", r, debug.Stack())
+			b, err = nil, fmt.Errorf("evaluation failed: internal error in the policy engine: %v", r)
+		}
+	}()
 	ectx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	// Without a cancel of its own, OPA starts a goroutine per evaluation

@@ -250,6 +250,42 @@ violation contains "good fired" if input.resource.kind == "Deployment"
 	}
 }
 
+// TestPanickingPolicyIsIsolated: OPA's number comparison panics on a
+// number it cannot parse (a value no JSON or YAML reader of attest makes
+// now, but a caller of FromValue could). That fails the policy that
+// compares it, as an error finding; the process, and the other policies,
+// go on.
+func TestPanickingPolicyIsIsolated(t *testing.T) {
+	cmpReplicas := `package cmp
+import rego.v1
+violation contains "few replicas" if input.resource.spec.replicas < 2
+`
+	good := `package good
+import rego.v1
+violation contains "good fired" if input.resource.kind == "Deployment"
+`
+	e := newEngine(t, load(t, map[string]string{"cmp.rego": cmpReplicas, "good.rego": good}))
+	obj := ast.NewObject(
+		[2]*ast.Term{ast.StringTerm("apiVersion"), ast.StringTerm("apps/v1")},
+		[2]*ast.Term{ast.StringTerm("kind"), ast.StringTerm("Deployment")},
+		[2]*ast.Term{ast.StringTerm("metadata"), ast.ObjectTerm([2]*ast.Term{ast.StringTerm("name"), ast.StringTerm("web")})},
+		[2]*ast.Term{ast.StringTerm("spec"), ast.ObjectTerm([2]*ast.Term{ast.StringTerm("replicas"), ast.NumberTerm("1e1000000000")})},
+	)
+	fs := e.Evaluate(context.Background(), manifest.FromValue("review.json", obj), Call{})
+	var sawErr, sawGood bool
+	for _, f := range fs {
+		if f.Kind == finding.KindError && f.Policy == "cmp" && strings.Contains(f.Message, "internal error") {
+			sawErr = true
+		}
+		if f.Message == "good fired" {
+			sawGood = true
+		}
+	}
+	if !sawErr || !sawGood {
+		t.Fatalf("want an error finding for cmp and good's finding, got %+v", fs)
+	}
+}
+
 func TestTimeout(t *testing.T) {
 	slow := `package slow
 import rego.v1

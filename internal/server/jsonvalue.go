@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"sync"
 	"unicode/utf8"
@@ -354,7 +355,9 @@ func (p *jsonParser) number() (ast.Value, error) {
 			return nil, p.errorf("invalid number")
 		}
 	}
+	exponent := false
 	if p.i < len(p.data) && (p.data[p.i] == 'e' || p.data[p.i] == 'E') {
+		exponent = true
 		p.i++
 		if p.i < len(p.data) && (p.data[p.i] == '+' || p.data[p.i] == '-') {
 			p.i++
@@ -363,7 +366,34 @@ func (p *jsonParser) number() (ast.Value, error) {
 			return nil, p.errorf("invalid number")
 		}
 	}
-	return ast.Number(p.data[start:p.i]), nil
+	text := p.data[start:p.i]
+	// Without an exponent, a number needs over 30,000 digits to reach the
+	// limit below; only the rare ones that could are checked.
+	if (exponent || len(text) > maxPlainDigits) && !numberInRange(string(text)) {
+		p.i = start
+		return nil, p.errorf("number too big")
+	}
+	return ast.Number(text), nil
+}
+
+// maxNumberExp is OPA's limit on a number's binary exponent (ast's
+// validateNumber, applied by ast.InterfaceToValue): beyond it OPA's
+// comparisons panic ("1e1000000000" cannot be made a big.Float) or take
+// time that grows with the exponent. Numbers read straight into OPA values
+// must keep to it as those made by InterfaceToValue do.
+const maxNumberExp = 1e5
+
+// maxPlainDigits is the longest number without an exponent that cannot
+// exceed maxNumberExp (10^30000 is about 2^99658).
+const maxPlainDigits = 30000
+
+func numberInRange(s string) bool {
+	f, ok := new(big.Float).SetString(s)
+	if !ok || f.IsInf() {
+		return false
+	}
+	exp := f.MantExp(nil)
+	return exp <= maxNumberExp && exp >= -maxNumberExp
 }
 
 // stringTerm reads a string (an object key or a value) as a term. The

@@ -45,6 +45,9 @@ func TestParseJSONValue(t *testing.T) {
 		`"esc \" \\ \/ \b \f \n \r \t \u00e9 \ud83d\ude00"`, `"bad utf8 ` + "\xff" + `"`, `{"a":1,"a":2}`, `"é"`,
 		`{"a":}`, `[1,]`, `{"a":1,}`, `01`, `1.`, `.5`, `-`, `1e`, `tru`, `nul`, `"open`, "\"ctl\x01\"", `{"a" 1}`,
 		`[1 2]`, `{} {}`, `{1:2}`, ``, `   `, `"\x"`, `"\u12"`,
+		// OPA's limit on a number's exponent: beyond it, comparing the
+		// number panics inside OPA.
+		`1e1000000000`, `{"replicas":1E100000}`, `-1e-400000`, `1e30102`, `1e-30102`, `[1e3, 2.5E-7]`,
 	} {
 		checkAgainstReference(t, []byte(s))
 	}
