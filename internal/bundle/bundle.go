@@ -95,7 +95,11 @@ func (k *Keys) reader(r *opabundle.Reader) *opabundle.Reader {
 // Read reads a bundle archive (.tar.gz) and, when keys are required,
 // verifies its signature over every file.
 func Read(data []byte, keys *Keys) (*opabundle.Bundle, error) {
-	b, err := keys.reader(opabundle.NewReader(bytes.NewReader(data))).Read()
+	if err := checkArchive(data); err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	loader := opabundle.NewTarballLoaderWithBaseURL(bytes.NewReader(data), "").WithSizeLimitBytes(MaxSize)
+	b, err := keys.reader(opabundle.NewCustomReader(loader)).Read()
 	if err != nil {
 		return nil, describe(err, keys)
 	}
@@ -123,7 +127,7 @@ func ReadPath(path string, keys *Keys) (*opabundle.Bundle, error) {
 		}
 		return b, nil
 	}
-	b, err := keys.reader(opabundle.NewCustomReader(opabundle.NewDirectoryLoader(path))).Read()
+	b, err := keys.reader(opabundle.NewCustomReader(opabundle.NewDirectoryLoader(path).WithSizeLimitBytes(MaxSize))).Read()
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", path, describe(err, keys))
 	}
@@ -161,7 +165,7 @@ type BuildOptions struct {
 // (`opa build` does the same), with a manifest naming its revision and
 // roots, signed when a key is given.
 func Build(dir string, o BuildOptions) (*opabundle.Bundle, error) {
-	b, err := opabundle.NewCustomReader(opabundle.NewDirectoryLoader(dir)).
+	b, err := opabundle.NewCustomReader(opabundle.NewDirectoryLoader(dir).WithSizeLimitBytes(MaxSize)).
 		WithSkipBundleVerification(true).WithSizeLimitBytes(MaxSize).Read()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)

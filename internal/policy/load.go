@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/bundle"
 
+	"github.com/continuums/attest/internal/bundle"
 	"github.com/continuums/attest/internal/finding"
 	"github.com/continuums/attest/internal/safefile"
 )
@@ -102,7 +102,15 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 		if ctx.Err() != nil {
 			break
 		}
-		if isBundle(root) {
+		info, err := os.Stat(root)
+		if err != nil && !isBundle(root) {
+			errs = append(errs, finding.Error{Location: finding.Location{File: root}, Message: "policy path: " + errText(err)})
+			continue
+		}
+		// A file named as a source that is not Rego is a bundle archive,
+		// whatever its name: skipping it would load no policy without a
+		// word (policy_bundle_path: policy.bundle once did).
+		if isBundle(root) || (info.Mode().IsRegular() && !strings.HasSuffix(root, ".rego")) {
 			bmods, err := readBundle(root)
 			if err != nil {
 				errs = append(errs, finding.Error{Location: finding.Location{File: root}, Message: err.Error()})
@@ -111,11 +119,6 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 			for _, bm := range bmods {
 				add(bm.path, bm.src, false)
 			}
-			continue
-		}
-		info, err := os.Stat(root)
-		if err != nil {
-			errs = append(errs, finding.Error{Location: finding.Location{File: root}, Message: "policy path: " + errText(err)})
 			continue
 		}
 		if info.IsDir() {
@@ -241,14 +244,11 @@ type bundleModule struct {
 // the server's business (policy bundles in attest serve); here a bundle is
 // a packaging of files like a directory is.
 func readBundle(path string) ([]bundleModule, error) {
-	f, _, err := safefile.Open(path)
+	// The bundle package's reader, without keys: the same limits on an
+	// archive's sizes and entries as a verified bundle gets.
+	b, err := bundle.ReadPath(path, nil)
 	if err != nil {
-		return nil, fmt.Errorf("open bundle: %s", errText(err))
-	}
-	defer f.Close()
-	b, err := bundle.NewReader(f).WithSkipBundleVerification(true).WithLazyLoadingMode(false).Read()
-	if err != nil {
-		return nil, fmt.Errorf("read bundle: %w", err)
+		return nil, err
 	}
 	out := make([]bundleModule, 0, len(b.Modules))
 	for _, m := range b.Modules {

@@ -141,9 +141,13 @@ func TestLoadFoldersBundlesAndErrors(t *testing.T) {
 	tw.Close()
 	gz.Close()
 	write("bundle.tar.gz", buf.String())
+	// The same archive under a name that does not say so: still a bundle
+	// (it once loaded nothing, silently).
+	write("other/policy.bundle", buf.String())
 
 	set, errs := Load(context.Background(),
-		WithPaths(filepath.Join(dir, "policies"), filepath.Join(dir, "bundle.tar.gz"), filepath.Join(dir, "missing")),
+		WithPaths(filepath.Join(dir, "policies"), filepath.Join(dir, "bundle.tar.gz"), filepath.Join(dir, "missing"),
+			filepath.Join(dir, "other", "policy.bundle")),
 		WithInline("custom-security", "package custom.security\nviolation[{\"violated\": true, \"message\": msg}] { msg := \"inline\" }\n"))
 	names := map[string]bool{}
 	for _, p := range set.Policies {
@@ -168,6 +172,13 @@ func TestLoadFoldersBundlesAndErrors(t *testing.T) {
 	}
 	if !badLine || !missing {
 		t.Errorf("errors = %+v", errs)
+	}
+	var fromOther bool
+	for _, m := range set.Modules {
+		fromOther = fromOther || strings.HasSuffix(m.Path, "policy.bundle#bundled/rule.rego")
+	}
+	if !fromOther {
+		t.Errorf("the archive named policy.bundle was not read as a bundle")
 	}
 	if len(set.Roots) != 1 {
 		t.Errorf("roots = %v", set.Roots)

@@ -1,0 +1,56 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+)
+
+// maxEntries caps the files of one archive: a policy bundle has tens.
+const maxEntries = 10000
+
+// checkArchive reads the headers of a bundle archive, and no file's
+// content beyond what skipping it takes, before OPA reads it. OPA's
+// tarball loader makes a buffer of the size a header declares before
+// reading a byte (a 200-byte archive declaring 2^60 bytes crashed the
+// process) and adds up no total, so a small archive of zeros could fill
+// memory. Here the files together must fit in MaxSize, and a path may
+// appear once: OPA would keep one copy and `tar x` another.
+func checkArchive(data []byte) error {
+	gz, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("not a gzip archive: %w", err)
+	}
+	tr := tar.NewReader(gz)
+	var total int64
+	seen := map[string]bool{}
+	for n := 0; ; n++ {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read archive: %w", err)
+		}
+		if n == maxEntries {
+			return fmt.Errorf("over %d entries", maxEntries)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue // OPA reads regular files only
+		}
+		if h.Size < 0 || h.Size > MaxSize-total {
+			return fmt.Errorf("entry %s: %d bytes: the files of a bundle may hold %d bytes in all", h.Name, h.Size, MaxSize)
+		}
+		total += h.Size
+		name := path.Clean("/" + strings.TrimPrefix(h.Name, "./"))
+		if seen[name] {
+			return fmt.Errorf("entry %s: appears twice", h.Name)
+		}
+		seen[name] = true
+	}
+}

@@ -1,0 +1,79 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"io"
+	"strings"
+	"testing"
+)
+
+type entry struct {
+	name string
+	size int64 // declared size
+	data io.Reader
+}
+
+// archive writes entries as a gzipped tar; an entry without data gets a
+// header and nothing else, as a hostile archive can.
+func archive(t *testing.T, entries ...entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, e := range entries {
+		if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: e.size, Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if e.data == nil {
+			break // the rest of the archive is missing, as in the attack
+		}
+		if _, err := io.Copy(tw, e.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = tw.Flush()
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func text(s string) entry { return entry{size: int64(len(s)), data: strings.NewReader(s)} }
+
+func named(name string, e entry) entry { e.name = name; return e }
+
+func zeros(n int64) entry { return entry{size: n, data: io.LimitReader(zeroReader{}, n)} }
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestHostileArchives: every one is refused with the entry named, before
+// OPA allocates what a header claims. The first case crashed the process
+// ("makeslice: cap out of range"); the second filled 1.3 GB from 1.2 MB.
+func TestHostileArchives(t *testing.T) {
+	rule := func() entry { return named("p.rego", text("package p\nimport rego.v1\nx := 1\n")) }
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"header claims 2^60 bytes", archive(t, entry{name: "x.bin", size: 1 << 60}), "entry x.bin: 1152921504606846976 bytes"},
+		{"files over the limit together", archive(t, rule(), named("a.json", zeros(40<<20)), named("b.json", zeros(40<<20))), "entry b.json: 41943040 bytes"},
+		{"a path twice", archive(t, rule(), named("./p.rego", text("package p\nx := 2\n"))), "entry ./p.rego: appears twice"},
+		{"not gzip", []byte("plain text, not an archive"), "not a gzip archive"},
+		{"truncated", archive(t, rule())[:40], "read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Read(tc.data, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Read: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Read(archive(t, rule(), named("data.json", text(`{"a":1}`))), nil); err != nil {
+		t.Fatalf("a sound archive: %v", err)
+	}
+}
