@@ -17,7 +17,7 @@ type entry struct {
 
 // archive writes entries as a gzipped tar; an entry without data gets a
 // header and nothing else, as a hostile archive can.
-func archive(t *testing.T, entries ...entry) []byte {
+func archive(t testing.TB, entries ...entry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -76,4 +76,15 @@ func TestHostileArchives(t *testing.T) {
 	if _, err := Read(archive(t, rule(), named("data.json", text(`{"a":1}`))), nil); err != nil {
 		t.Fatalf("a sound archive: %v", err)
 	}
+}
+
+// FuzzRead: whatever the bytes, Read returns a bundle or an error; it
+// never panics and never allocates what a header merely claims.
+func FuzzRead(f *testing.F) {
+	f.Add(archive(f, named("p.rego", text("package p\nimport rego.v1\nx := 1\n")), named("data.json", text(`{"a":1}`))))
+	f.Add(archive(f, named(".manifest", text(`{"revision":"r","roots":["p"]}`)), named("p/p.rego", text("package p\n"))))
+	f.Add(archive(f, entry{name: "x.bin", size: 1 << 40}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = Read(data, nil)
+	})
 }
