@@ -54,6 +54,14 @@ type Options struct {
 	// serve reads them with internal/kube); nil: only the Namespaces
 	// among the inputs. The CLI's modes never read it.
 	NamespaceLookup gatekeeper.NamespaceLookup
+	// BundleCopy, when set, is read instead of policy_bundle_path: the
+	// server passes the copy of the bundle it verified, so what is loaded
+	// is what was verified (not the path read again, which may have
+	// changed since, or holds files the signature does not cover).
+	BundleCopy string
+	// BundleURLLoaded says the caller loads policy_bundle_url itself (the
+	// server), so no note says the command line does not.
+	BundleURLLoaded bool
 }
 
 // Project is everything loaded.
@@ -221,7 +229,9 @@ func sources(cfg *config.Config, o Options) ([]policy.Option, []finding.Error, [
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(o.Dir, path)
 		}
-		if filepath.Clean(path) != filepath.Clean(policiesDir) {
+		if o.BundleCopy != "" {
+			opts = append(opts, policy.WithPaths(o.BundleCopy))
+		} else if filepath.Clean(path) != filepath.Clean(policiesDir) {
 			if _, err := os.Stat(path); err == nil {
 				opts = append(opts, policy.WithPaths(path))
 			} else {
@@ -230,7 +240,7 @@ func sources(cfg *config.Config, o Options) ([]policy.Option, []finding.Error, [
 			}
 		}
 	}
-	if cfg.Policy.PolicyBundleURL != "" {
+	if cfg.Policy.PolicyBundleURL != "" && !o.BundleURLLoaded {
 		notes = append(notes, finding.Note{Message: "policy_bundle_url " + cfg.Policy.PolicyBundleURL +
 			" is loaded by `attest serve`; the command line uses local policies only"})
 	}

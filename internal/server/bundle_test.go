@@ -1,15 +1,20 @@
 package server
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -233,6 +238,60 @@ func TestSignedBundlePath(t *testing.T) {
 	}
 	if ts.Snapshot().Revision != "p3" {
 		t.Fatal("a change of the local bundle was not loaded")
+	}
+}
+
+// A signed bundle directory (policy_bundle_path) with an unsigned .rego
+// linked into it: what is loaded is what was verified, so the linked file
+// is not. It was: OPA's reader skips symbolic links, so the signature
+// checked out, and the project's folder walk then followed the link.
+func TestSignedBundleDirectoryLoadsOnlyWhatWasVerified(t *testing.T) {
+	priv, pub := rsaKeys(t)
+	o := newProject(t, map[string]string{
+		".attest/policies.yaml": projectConfig + `policy:
+  policy_bundle_path: bundles/company
+  bundle_verification:
+    public_keys:
+      - id: ci
+        key: |
+` + indent(pub, "          "),
+	})
+	o.NoBuiltin = true
+	zr, err := gzip.NewReader(bytes.NewReader(buildBundle(t, "d1", companyPolicy("team"), priv)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for tr := tar.NewReader(zr); ; {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[filepath.Join("bundles", "company", strings.TrimPrefix(h.Name, "/"))] = string(body)
+	}
+	files["outside/evil.rego"] = "package company.evil\nimport rego.v1\ndeny contains \"evil\" if true\n"
+	writeFiles(t, o.Dir, files)
+	if err := os.Symlink(filepath.Join(o.Dir, "outside", "evil.rego"), filepath.Join(o.Dir, "bundles", "company", "company", "evil.rego")); err != nil {
+		t.Fatal(err)
+	}
+	ts := start(t, o)
+	ts.waitReady(t)
+	if s := ts.Snapshot(); s.Source != "path" || s.Revision != "d1" {
+		t.Fatalf("snapshot %s %q", s.Source, s.Revision)
+	}
+	var names []string
+	for _, m := range ts.Snapshot().Project.Policies.Modules {
+		names = append(names, m.Path)
+	}
+	if len(names) != 1 || !strings.HasSuffix(names[0], "#company/labels.rego") {
+		t.Fatalf("modules %v, want only the signed company/labels.rego", names)
 	}
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	opabundle "github.com/open-policy-agent/opa/v1/bundle"
 
 	"github.com/continuums/attest/internal/bundle"
 	"github.com/continuums/attest/internal/config"
@@ -50,6 +53,7 @@ func NewSource(o project.Options, opts ...SourceOption) (*Source, error) {
 		o.Dir = "."
 	}
 	o.Mode = "admission"
+	o.BundleURLLoaded = true
 	tmp, err := os.MkdirTemp("", "attest-bundles-")
 	if err != nil {
 		return nil, fmt.Errorf("bundle cache: %w", err)
@@ -89,6 +93,10 @@ func (s *Source) Load(ctx context.Context, force bool) (*Snapshot, error) {
 		snap.Source = "url"
 		if s.fetcher == nil || s.fetcher.URL() != u {
 			s.fetcher = bundle.NewFetcher(u, s.fetchOp...)
+			if s.urlBundle != "" {
+				// The old URL's copy: loaded already, and never again.
+				os.Remove(s.urlBundle)
+			}
 			s.urlBundle = ""
 		}
 		data, tag, err := s.fetcher.Fetch(ctx, s.urlBundle != "")
@@ -125,10 +133,12 @@ func (s *Source) Load(ctx context.Context, force bool) (*Snapshot, error) {
 		return nil, nil
 	}
 
-	// policy_bundle_path with keys: verified where it is, then loaded by
-	// the project as usual. The fingerprint taken before verification is
-	// compared after loading, so a bundle swapped in between is refused
-	// (and retried on the next poll) rather than loaded unverified.
+	// policy_bundle_path with keys: read once and verified, and what was
+	// verified is written to a copy of its own that the project loads
+	// instead of the path. Reading the path again could load other bytes
+	// (a file swapped in between with the same size and time) or files the
+	// signature does not cover (a symbolic link in a bundle directory,
+	// which OPA's reader skips and a policy folder follows).
 	bundlePath := ""
 	if bp := cfg.Policy.PolicyBundlePath; bp != "" {
 		if snap.Source == "local" {
@@ -139,13 +149,17 @@ func (s *Source) Load(ctx context.Context, force bool) (*Snapshot, error) {
 			bundlePath = filepath.Join(o.Dir, bundlePath)
 		}
 	}
-	var pathFP string
 	if bundlePath != "" && keys.Required() {
-		pathFP = fingerprint(bundlePath)
 		b, err := bundle.ReadPath(bundlePath, keys)
 		if err != nil {
 			return nil, &LoadError{Source: "path", Reason: "verify", Err: err}
 		}
+		copyPath, err := s.keepBundle(b)
+		if err != nil {
+			return nil, &LoadError{Source: "path", Reason: "read", Err: err}
+		}
+		defer os.Remove(copyPath) // the project has read it by then
+		o.BundleCopy = copyPath
 		if snap.Source == "path" {
 			snap.Revision = bundle.Revision(b)
 		}
@@ -156,10 +170,12 @@ func (s *Source) Load(ctx context.Context, force bool) (*Snapshot, error) {
 		return nil, &LoadError{Source: snap.Source, Reason: "compile", Err: err}
 	}
 	if len(p.Errors) > 0 {
-		return nil, &LoadError{Source: snap.Source, Reason: "compile", Err: joinErrors(p.Errors)}
-	}
-	if pathFP != "" && fingerprint(bundlePath) != pathFP {
-		return nil, &LoadError{Source: "path", Reason: "verify", Err: fmt.Errorf("%s changed while it was verified and loaded; trying again on the next poll", bundlePath)}
+		// Errors name what the operator configured, not the private copies.
+		errs := renameFiles(p.Errors, o.BundleCopy, bundlePath)
+		if cfg.Policy.PolicyBundleURL != "" {
+			errs = renameFiles(errs, s.pending.path, cfg.Policy.PolicyBundleURL)
+		}
+		return nil, &LoadError{Source: snap.Source, Reason: "compile", Err: joinErrors(errs)}
 	}
 	snap.Project = p
 	snap.LoadedAt = time.Now()
@@ -177,6 +193,20 @@ type pendingBundle struct{ path, rev string }
 
 func (s *Source) pendingURL(path, rev string) { s.pending = pendingBundle{path, rev} }
 
+// keepBundle writes a verified bundle to an archive of its own.
+func (s *Source) keepBundle(b *opabundle.Bundle) (string, error) {
+	var buf bytes.Buffer
+	if err := bundle.Write(&buf, b); err != nil {
+		return "", err
+	}
+	s.seq++
+	path := filepath.Join(s.tmp, fmt.Sprintf("path-bundle-%d.tar.gz", s.seq))
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
 // keep writes verified bundle bytes to a file of their own.
 func (s *Source) keep(data []byte) (string, error) {
 	s.seq++
@@ -185,6 +215,23 @@ func (s *Source) keep(data []byte) (string, error) {
 		return "", err
 	}
 	return path, nil
+}
+
+// renameFiles returns errs with the file from (and from#module) named to
+// instead.
+func renameFiles(errs []finding.Error, from, to string) []finding.Error {
+	if from == "" {
+		return errs
+	}
+	out := make([]finding.Error, len(errs))
+	for i, e := range errs {
+		if rest, ok := strings.CutPrefix(e.Location.File, from); ok && (rest == "" || rest[0] == '#') {
+			e.Location.File = to + rest
+		}
+		e.Message = strings.ReplaceAll(e.Message, from, to)
+		out[i] = e
+	}
+	return out
 }
 
 func joinErrors(list []finding.Error) error {
