@@ -409,7 +409,11 @@ func (e *Engine) Evaluate(ctx context.Context, r *manifest.Resource, call Call) 
 		case err == nil:
 			maps.Copy(b, gb)
 		case ctx.Err() != nil:
-			return []finding.Finding{e.errorFinding(r, nil, ctx.Err())}
+			cause := ctx.Err()
+			if errors.Is(cause, context.DeadlineExceeded) {
+				cause = errors.New("the deadline of the request passed before the policies were evaluated")
+			}
+			return []finding.Finding{e.errorFinding(r, nil, cause)}
 		default:
 			failed = append(failed, g.pols...)
 		}

@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -212,10 +215,16 @@ func putBodyBuffer(b *bytes.Buffer) {
 	}
 }
 
+// maxPrealloc is the most of a declared Content-Length allocated before
+// the body arrives.
+const maxPrealloc = 64 << 10
+
 // readBodyInto is readBody into a buffer of the caller's.
 func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) (int, error) {
 	if r.ContentLength > 0 && r.ContentLength <= s.o.bodyLimit {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+		// Not more than a typical review ahead of the bytes: a client that
+		// announces 6 MiB and sends one byte must not cost 6 MiB.
+		buf.Grow(int(min(r.ContentLength, maxPrealloc)) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.o.bodyLimit)); err != nil {
 		var mbe *http.MaxBytesError
@@ -253,8 +262,14 @@ func (s *Server) handleAdmission(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, errNotReady)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		writeError(w, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: an AdmissionReview is application/json", ct))
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			writeError(w, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: an AdmissionReview is application/json", ct))
+			return
+		}
+	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Errorf("content encoding %q: send the AdmissionReview uncompressed", ce))
 		return
 	}
 	buf := bodyBuffers.Get().(*bytes.Buffer)
@@ -271,7 +286,7 @@ func (s *Server) handleAdmission(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.o.evalTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), evalDeadline(r, s.o.evalTimeout))
 	defer cancel()
 	resp := s.review(ctx, snap, req)
 	out := admissionv1.AdmissionReview{
@@ -279,6 +294,20 @@ func (s *Server) handleAdmission(w http.ResponseWriter, r *http.Request) {
 		Response: resp,
 	}
 	writeJSON(w, &out)
+}
+
+// evalDeadline is the time a review may take: --eval-timeout, or less when
+// kube-apiserver's ?timeout= (what is left of its webhook timeout,
+// rounded up to a second) says so. An answer after the API server gave
+// up is never read: failurePolicy decides instead, and with Ignore the
+// object goes in unjudged. A fail-closed answer in time is better; a
+// tenth of the time (at most a second) is kept for answering.
+func evalDeadline(r *http.Request, evalTimeout time.Duration) time.Duration {
+	t, err := time.ParseDuration(r.URL.Query().Get("timeout"))
+	if err != nil || t <= 0 {
+		return evalTimeout
+	}
+	return min(evalTimeout, t-min(t/10, time.Second))
 }
 
 // decisionRecord is one line of the decision log: who asked what, and
@@ -337,12 +366,16 @@ func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionReque
 	fs := p.Engine.Evaluate(ctx, res, call)
 	s.observeEval(snap.engines, time.Since(evalStart))
 	notes, _ := p.Exempter.Apply(res, fs)
+	// Warnings the requester must not miss (exemptions not honoured,
+	// emergency overrides) go before the findings' own: kube-apiserver
+	// keeps only the first ones when there are many (admissionWarnings).
+	var urgent, warnings []string
 	for _, n := range notes {
 		// An exemption that was not honoured (no approver, expired) is
 		// what the resource's owner needs to hear about.
 		s.log.LogAttrs(ctx, slog.LevelWarn, "exemption not honoured", slog.String("uid", req.uid),
 			slog.String("resource", res.Ref().String()), slog.String("note", n.Message))
-		resp.Warnings = append(resp.Warnings, "attest: "+n.Message)
+		urgent = append(urgent, "attest: "+n.Message)
 	}
 	s.metrics.RecordResource(snap.policies, fs)
 
@@ -353,7 +386,10 @@ func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionReque
 	for i := range fs {
 		f := &fs[i]
 		rec := decisionRecord{Policy: f.Policy, Rule: f.Rule, Severity: f.Severity.String(), Enforcement: string(f.Enforcement), Message: f.Message}
-		text := "[" + f.Policy + "] " + f.Message
+		text := f.Message
+		if f.Policy != "" {
+			text = "[" + f.Policy + "] " + f.Message
+		}
 		switch {
 		case f.Kind == finding.KindError:
 			// A policy that could not be evaluated denies: failing closed
@@ -367,7 +403,7 @@ func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionReque
 				// whoever deployed (kubectl prints warnings), as every
 				// report of policy check does.
 				rec.Emergency = true
-				resp.Warnings = append(resp.Warnings, emergencyWarning(f))
+				urgent = append(urgent, emergencyWarning(f))
 			}
 			s.log.LogAttrs(ctx, slog.LevelInfo, "finding exempted", slog.String("uid", req.uid), slog.String("resource", f.Resource.String()),
 				slog.String("policy", f.Policy), slog.String("rule", f.Rule), slog.String("exemption", f.Exemption.Source), slog.Bool("emergency", f.Exemption.Emergency))
@@ -378,10 +414,11 @@ func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionReque
 			denied = append(denied, text)
 			causes = append(causes, metav1.StatusCause{Type: metav1.CauseType(f.Rule), Message: text, Field: f.Location.Field})
 		default:
-			resp.Warnings = append(resp.Warnings, text)
+			warnings = append(warnings, text)
 		}
 		logged = append(logged, rec)
 	}
+	resp.Warnings = admissionWarnings(urgent, warnings)
 	outcome := "allowed"
 	switch {
 	case len(errs) > 0 || len(denied) > 0:
@@ -417,6 +454,63 @@ func (s *Server) review(ctx context.Context, snap *Snapshot, req *admissionReque
 	return resp
 }
 
+// Kubernetes' limits on warnings (k8s.io/apiserver's warning recorder):
+// past 4,096 runes in all, each warning is cut to 256 runes and those
+// that still do not fit are dropped, in order; a warning with a control
+// character is dropped whole (it cannot be an HTTP header).
+const (
+	warningsTotalRunes = 4096
+	warningRunes       = 256
+)
+
+// admissionWarnings lists urgent, then other, as kube-apiserver will pass
+// them on: control characters as spaces, and when they are too many, each
+// cut to 256 runes, as many as fit, then a count of the rest.
+func admissionWarnings(urgent, other []string) []string {
+	all := append(urgent, other...)
+	if len(all) == 0 {
+		return nil
+	}
+	total := 0
+	for i, w := range all {
+		all[i] = warningText(w)
+		total += utf8.RuneCountInString(all[i])
+	}
+	if total <= warningsTotalRunes {
+		return all
+	}
+	const room = 64 // for the count of what is left out
+	out := make([]string, 0, len(all))
+	used := 0
+	for i, w := range all {
+		if utf8.RuneCountInString(w) > warningRunes {
+			w = string([]rune(w)[:warningRunes-1]) + "…"
+		}
+		n := utf8.RuneCountInString(w)
+		if used+n > warningsTotalRunes-room {
+			out = append(out, fmt.Sprintf("attest: %d more warnings not shown (attest policy check or the decision log has them all)", len(all)-i))
+			break
+		}
+		out = append(out, w)
+		used += n
+	}
+	return out
+}
+
+// warningText replaces what kube-apiserver refuses in a warning (control
+// characters, line breaks among them) with spaces.
+func warningText(w string) string {
+	if !strings.ContainsFunc(w, unicode.IsControl) {
+		return w
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, w)
+}
+
 // resource makes the one resource under review of its object, decoded
 // already (decodeAdmission): no second parse.
 func (s *Server) resource(req *admissionRequest, obj ast.Value) (*manifest.Resource, error) {
@@ -429,7 +523,9 @@ func (s *Server) resource(req *admissionRequest, obj ast.Value) (*manifest.Resou
 	}
 	// On CREATE the object may not carry its namespace (it came in the
 	// URL); policies and exemptions look at metadata.namespace.
-	if r.Namespace == "" && req.namespace != "" {
+	// Not for cluster-scoped kinds: for a Namespace's own UPDATE or DELETE
+	// kube-apiserver sets request.namespace to its name.
+	if r.Namespace == "" && req.namespace != "" && !engine.ClusterScoped(r.APIVersion, r.Kind) {
 		r.Namespace = req.namespace
 		if meta, ok := astField(obj.(ast.Object), "metadata").(ast.Object); ok {
 			meta.Insert(ast.StringTerm("namespace"), ast.StringTerm(req.namespace))

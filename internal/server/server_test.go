@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -157,6 +158,7 @@ func TestBadInput(t *testing.T) {
 		{"two JSON values", "application/json", append(append([]byte{}, good...), good...), 400, "data after"},
 		{"oversized body", "application/json", []byte(`{"kind":"AdmissionReview","x":"` + strings.Repeat("a", 100<<10) + `"}`), 413, "over the 65536 byte limit"},
 		{"wrong content type", "text/plain", good, 415, "application/json"},
+		{"a longer content type", "application/jsonx", good, 415, "application/json"},
 		// Valid JSON, but beyond what OPA can compare: it panicked inside the
 		// evaluation and the connection closed without an answer.
 		{"huge number", "application/json", []byte(strings.Replace(string(good), `"replicas":2`, `"replicas":1e1000000000`, 1)), 400, "number too big"},
@@ -172,6 +174,26 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("error %q (%v), want it to contain %q", body, err, tt.errHas)
 			}
 		})
+	}
+	// Media types are case-insensitive and take parameters.
+	if code, body := ts.post(t, "/v1/admission", "Application/JSON; charset=utf-8", good); code != 200 {
+		t.Errorf("Application/JSON; charset=utf-8: HTTP %d: %s", code, body)
+	}
+	// A compressed body is refused, not read as JSON (nor a plain one
+	// labelled compressed taken as it is).
+	req, err := http.NewRequest(http.MethodPost, ts.url+"/v1/admission", bytes.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, err := ts.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("Content-Encoding gzip: HTTP %d, want 415", resp.StatusCode)
 	}
 	// An object that is not a Kubernetes object: a decision, not an HTTP error.
 	code, body := ts.post(t, "/v1/admission", "application/json", review("u3", "CREATE", `{"spec":{}}`, ""))
