@@ -375,7 +375,7 @@ func newAuditCmd(s Streams) *cobra.Command {
 			}
 			for _, e := range entries {
 				fmt.Fprintf(s.Out, "#%d %s %-8s %s by %s (%s) %s\n", e.Seq, e.At.Format(time.RFC3339), e.Action, report.Printable(e.Exemption),
-					report.Printable(e.Actor), report.Printable(e.Identity), e.Hash[:12])
+					report.Printable(e.Actor), report.Printable(e.Identity), report.Printable(e.Hash[:min(12, len(e.Hash))]))
 			}
 			return nil
 		},

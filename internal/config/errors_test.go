@@ -195,6 +195,8 @@ func TestGovernanceErrors(t *testing.T) {
 			[]string{f + `3:21: governance.teams.security-team[0]: "alice" is not an e-mail address`}},
 		{"bad team name", "governance:\n  teams:\n    security team: [a@b.c]\n",
 			[]string{f + `3:5: governance.teams: "security team" is not a valid team name (letters, digits, '.', '_', '-'; no spaces)`}},
+		{"teams differing only in case", "governance:\n  teams:\n    security-team: [alice@company.com]\n    Security-Team: [mallory@company.com]\n",
+			[]string{f + `4:5: governance.teams: "security-team" and "Security-Team" differ only in case; team names are compared without case`}},
 		{"teams as list", "governance:\n  teams: [a, b]\n",
 			[]string{f + `2:10: governance.teams: expected a mapping, got a list`}},
 		{"override in both places", "governance:\n  emergency_override: {enabled: true}\n  exemption_approval:\n    emergency_override: {enabled: true}\n",

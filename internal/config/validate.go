@@ -107,11 +107,22 @@ func (d *decoder) decodeGovernance(data []byte) *Governance {
 			g.ExemptionApproval.MaxDurationValue = dur
 		}
 	}
+	folded := map[string]string{}
 	for _, name := range sortedKeys(g.Teams) {
 		if !nameRe.MatchString(name) {
 			n := d.keyNode("governance.teams", name)
 			d.errorf(n, "governance.teams: %q is not a valid team name (letters, digits, '.', '_', '-'; no spaces)", name)
 		}
+		// Approvers name teams in any case; two teams that differ only in
+		// case would make which one is meant a matter of chance.
+		if other, ok := folded[strings.ToLower(name)]; ok {
+			first, second := d.keyNode("governance.teams", other), d.keyNode("governance.teams", name)
+			if first != nil && second != nil && second.Line < first.Line {
+				first, second, other, name = second, first, name, other
+			}
+			d.errorf(second, "governance.teams: %q and %q differ only in case; team names are compared without case", other, name)
+		}
+		folded[strings.ToLower(name)] = name
 	}
 	if len(g.Teams) > 0 {
 		d.checkTeamRefs("governance.policy_approval.required_teams", g.PolicyApproval.RequiredTeams, g.Teams)

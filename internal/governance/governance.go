@@ -173,7 +173,7 @@ func (s *Service) validateRequest(r Request, emergency bool) (store.Exemption, e
 	case policy == "":
 		problems = append(problems, "no policy (--policy)")
 	case s.knownPol != nil && !s.knownPol(policy):
-		problems = append(problems, fmt.Sprintf("unknown policy %q (`attest policy list` shows the loaded ones)", policy))
+		problems = append(problems, fmt.Sprintf("unknown policy %q: no policy this project loads has that name or package", policy))
 	}
 	ref, err := exemption.ParseResourceRef(r.Resource)
 	if err != nil {
@@ -232,9 +232,13 @@ func (s *Service) validateRequest(r Request, emergency bool) (store.Exemption, e
 type ExpiredError struct {
 	ID        string
 	ExpiresAt time.Time
+	Action    string // what came too late; "" is an approval
 }
 
 func (e *ExpiredError) Error() string {
+	if e.Action != "" && e.Action != ActionApprove {
+		return fmt.Sprintf("%s expired at %s: it has ended already, there is nothing to %s", e.ID, e.ExpiresAt.Format(time.RFC3339), e.Action)
+	}
 	return fmt.Sprintf("%s expired at %s: the approval counts for nothing; file a new request", e.ID, e.ExpiresAt.Format(time.RFC3339))
 }
 
@@ -315,9 +319,17 @@ func (s *Service) Revoke(ctx context.Context, id string, by Actor, comment strin
 
 func (s *Service) close(ctx context.Context, id string, by Actor, comment, action string, to store.Status, allowed func(store.Exemption, string) error) (store.Exemption, error) {
 	var out store.Exemption
+	var expired *ExpiredError
 	err := s.st.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		e, err := tx.Exemption(ctx, id)
 		if err != nil {
+			return err
+		}
+		// Time ends an exemption first: one that ran out is recorded as
+		// expired, not rejected or revoked after the fact.
+		if now := s.clock(); (e.Status == store.StatusPending || e.Status == store.StatusApproved) && !now.Before(e.ExpiresAt) {
+			expired = &ExpiredError{ID: e.ID, ExpiresAt: e.ExpiresAt, Action: action}
+			out, err = s.expire(ctx, tx, e, now)
 			return err
 		}
 		who := normalize(by.Name)
@@ -334,6 +346,9 @@ func (s *Service) close(ctx context.Context, id string, by Actor, comment, actio
 	})
 	if err != nil {
 		return store.Exemption{}, fmt.Errorf("%s %s: %w", action, id, err)
+	}
+	if expired != nil {
+		return out, expired
 	}
 	return out, nil
 }

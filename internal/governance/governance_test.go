@@ -183,6 +183,19 @@ func TestWorkflow(t *testing.T) {
 		if strings.Join(actions, " ") != want {
 			t.Errorf("audit actions:\n got %s\nwant %s", strings.Join(actions, " "), want)
 		}
+
+		// Nor can an exemption that ran out be rejected or revoked: it is
+		// recorded as expired.
+		r4, _ := svc.Request(ctx, request())
+		clk.add(31 * 24 * time.Hour)
+		if r4, err = svc.Reject(ctx, r4.ID, self("carol@company.com"), ""); !errors.As(err, &exp) || r4.Status != store.StatusExpired {
+			t.Fatalf("reject after expiry: %+v %v", r4, err)
+		}
+		r5, _ := svc.Request(ctx, request())
+		clk.add(31 * 24 * time.Hour)
+		if r5, err = svc.Revoke(ctx, r5.ID, self("dev@company.com"), ""); !errors.As(err, &exp) || r5.Status != store.StatusExpired || !strings.Contains(err.Error(), "nothing to revoke") {
+			t.Fatalf("revoke after expiry: %+v %v", r5, err)
+		}
 		if entries[1].Identity != governance.IdentitySelfDeclared || entries[1].Actor != "alice@company.com" {
 			t.Errorf("approval entry: %+v", entries[1])
 		}
