@@ -130,6 +130,18 @@ func (p *parser) parse(data []byte) {
 	if isNull(root) {
 		return
 	}
+	// Anchors and aliases are refused wherever they are: on the document,
+	// the list, a key or a whole entry as much as on a value.
+	if root.Anchor != "" || root.Kind == yaml.AliasNode {
+		p.errorf(root, "YAML anchors and aliases are not supported in an exemptions file")
+		return
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if k := root.Content[i]; k.Anchor != "" || k.Kind == yaml.AliasNode {
+			p.errorf(k, "YAML anchors and aliases are not supported in an exemptions file")
+			return
+		}
+	}
 	if root.Kind != yaml.MappingNode {
 		p.errorf(root, "want a mapping with an exemptions list, found %s", describe(root))
 		return
@@ -150,14 +162,42 @@ func (p *parser) parse(data []byte) {
 	}
 }
 
+// firstAnchor is the first node under n (n included) with an anchor or
+// that is an alias; aliases are not followed.
+func firstAnchor(n *yaml.Node) *yaml.Node {
+	if n.Anchor != "" || n.Kind == yaml.AliasNode {
+		return n
+	}
+	for _, c := range n.Content {
+		if a := firstAnchor(c); a != nil {
+			return a
+		}
+	}
+	return nil
+}
+
 // fields walks a mapping strictly: keys must be plain strings among allowed,
 // at most once each, and no value may be an alias.
 func (p *parser) fields(m *yaml.Node, allowed []string, fn func(key string, v *yaml.Node)) {
+	p.walkFields(m, allowed, false, fn)
+}
+
+// entryFields is fields for an entry's mapping: an anchor or alias
+// anywhere in a value is refused, not only on the value itself.
+func (p *parser) entryFields(m *yaml.Node, allowed []string, fn func(key string, v *yaml.Node)) {
+	p.walkFields(m, allowed, true, fn)
+}
+
+func (p *parser) walkFields(m *yaml.Node, allowed []string, deep bool, fn func(key string, v *yaml.Node)) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
 			p.errorf(k, "want a plain key, found %s", describe(k))
+			continue
+		}
+		if k.Anchor != "" {
+			p.errorf(k, "%s: YAML anchors and aliases are not supported in an exemptions file", k.Value)
 			continue
 		}
 		if !slices.Contains(allowed, k.Value) {
@@ -173,8 +213,14 @@ func (p *parser) fields(m *yaml.Node, allowed []string, fn func(key string, v *y
 			continue
 		}
 		seen[k.Value] = k.Line
-		if v.Kind == yaml.AliasNode || v.Anchor != "" {
-			p.errorf(v, "%s: YAML anchors and aliases are not supported in an exemptions file", k.Value)
+		a := v
+		if deep {
+			a = firstAnchor(v)
+		} else if v.Anchor == "" && v.Kind != yaml.AliasNode {
+			a = nil
+		}
+		if a != nil {
+			p.errorf(a, "%s: YAML anchors and aliases are not supported in an exemptions file", k.Value)
 			continue
 		}
 		fn(k.Value, v)
@@ -182,6 +228,11 @@ func (p *parser) fields(m *yaml.Node, allowed []string, fn func(key string, v *y
 }
 
 func (p *parser) entry(item *yaml.Node) {
+	if item.Anchor != "" || item.Kind == yaml.AliasNode {
+		// The entry is left out, as any entry with an error is.
+		p.errorf(item, "exemption: YAML anchors and aliases are not supported in an exemptions file")
+		return
+	}
 	if item.Kind != yaml.MappingNode {
 		p.errorf(item, "exemption: want a mapping of %s, found %s", strings.Join(entryKeys, ", "), describe(item))
 		return
@@ -192,7 +243,7 @@ func (p *parser) entry(item *yaml.Node) {
 	}
 	before := len(p.errs)
 	var idNode *yaml.Node
-	p.fields(item, entryKeys, func(key string, v *yaml.Node) {
+	p.entryFields(item, entryKeys, func(key string, v *yaml.Node) {
 		if key == "emergency" {
 			if isNull(v) {
 				return
