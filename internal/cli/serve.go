@@ -31,6 +31,7 @@ type serveFlags struct {
 	decisionLog  string
 	logLevel     string
 	bodyLimit    int64
+	evalLimit    int64
 	evalTimeout  time.Duration
 	readTimeout  time.Duration
 	writeTimeout time.Duration
@@ -76,7 +77,8 @@ See docs/serve.md.`,
 	c.AddCommand(newHashTokenCmd(s))
 	fl.StringVar(&f.decisionLog, "decision-log", "", "write one JSON line per admission decision to FILE (- for stdout)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	fl.Int64Var(&f.bodyLimit, "max-body-bytes", server.DefaultBodyLimit, "largest request body accepted")
+	fl.Int64Var(&f.bodyLimit, "max-body-bytes", server.DefaultBodyLimit, "largest AdmissionReview body accepted")
+	fl.Int64Var(&f.evalLimit, "max-evaluate-bytes", server.DefaultEvaluateBodyLimit, "largest /v1/evaluate body accepted (manifests take about 50 times their size in memory while checked)")
 	fl.DurationVar(&f.evalTimeout, "eval-timeout", server.DefaultEvalTimeout, "deadline for evaluating one request")
 	fl.DurationVar(&f.readTimeout, "read-timeout", server.DefaultReadTimeout, "HTTP read timeout")
 	fl.DurationVar(&f.writeTimeout, "write-timeout", server.DefaultWriteTimeout, "HTTP write timeout")
@@ -133,6 +135,7 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 		server.WithLoader(src.Load),
 		server.WithLogger(logger),
 		server.WithBodyLimit(f.bodyLimit),
+		server.WithEvaluateBodyLimit(f.evalLimit),
 		server.WithEvalTimeout(f.evalTimeout),
 		server.WithTimeouts(f.readTimeout, f.writeTimeout),
 		server.WithShutdownGrace(f.grace),

@@ -191,12 +191,12 @@ func nonNull(v ast.Value) ast.Value {
 }
 
 // readBody reads at most the body limit; the status says why it failed.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.bodyLimit))
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request body over the %d byte limit", s.o.bodyLimit)
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request body over the %d byte limit", limit)
 		}
 		return nil, http.StatusBadRequest, fmt.Errorf("read request body: %w", err)
 	}

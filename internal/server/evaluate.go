@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -40,18 +42,38 @@ func (s *Server) handleEvaluate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, errNotReady)
 		return
 	}
-	body, code, err := s.readBody(w, r)
+	strict := false
+	if v := r.URL.Query().Get("strict"); v != "" {
+		var err error
+		if strict, err = strconv.ParseBool(v); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("strict=%q: want true or false", v))
+			return
+		}
+	}
+	// One at a time, and the body is read only once it is this request's
+	// turn: the ones waiting hold no more than the kernel's buffers.
+	// The wait counts against the evaluation's deadline: a request that
+	// cannot start in time is told to come back, so waiting ones do not
+	// pile up (a client that left is not noticed before its body is read).
+	ctx, cancel := context.WithTimeout(r.Context(), s.o.evalTimeout)
+	defer cancel()
+	select {
+	case s.evaluating <- struct{}{}:
+		defer func() { <-s.evaluating }()
+	case <-ctx.Done():
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, errors.New("busy: another /v1/evaluate request is running; try again"))
+		return
+	}
+	body, code, err := readBody(w, r, s.o.evalLimit)
 	if err != nil {
 		writeError(w, code, err)
 		return
 	}
-	strict, _ := strconv.ParseBool(r.URL.Query().Get("strict"))
-	ctx, cancel := context.WithTimeout(r.Context(), s.o.evalTimeout)
-	defer cancel()
 	p := snap.Project
 	// A loader of its own reads the body as stdin; every other setting is
 	// the defaults the project's loader has too.
-	loader := manifest.NewLoader(manifest.WithStdin(bytes.NewReader(body)), manifest.WithMaxFileSize(s.o.bodyLimit))
+	loader := manifest.NewLoader(manifest.WithStdin(bytes.NewReader(body)), manifest.WithMaxFileSize(s.o.evalLimit))
 	res := check.Run(ctx, loader, timedEvaluator{p.Engine, s, snap.engines}, []string{"-"}, check.WithParallel(1), check.WithExempter(p.Exempter))
 	res.Notes = append(append([]finding.Note(nil), p.Notes...), res.Notes...)
 	res.Rules = p.Engine.Rules()

@@ -34,15 +34,20 @@ import (
 // 10 s (timeoutSeconds, default 10) for an answer, so a decision must come
 // well before that.
 const (
-	DefaultAddr         = "127.0.0.1:8443"
-	DefaultBodyLimit    = 6 << 20 // an AdmissionReview holds object and oldObject, each up to etcd's 1.5 MiB, in JSON
-	DefaultEvalTimeout  = 3 * time.Second
-	DefaultReadTimeout  = 10 * time.Second
-	DefaultWriteTimeout = 15 * time.Second
-	DefaultIdleTimeout  = 90 * time.Second
-	DefaultShutdown     = 20 * time.Second
-	DefaultPoll         = 30 * time.Second
-	maxPollBackoff      = 5 * time.Minute
+	DefaultAddr      = "127.0.0.1:8443"
+	DefaultBodyLimit = 6 << 20 // an AdmissionReview holds object and oldObject, each up to etcd's 1.5 MiB, in JSON
+	// DefaultEvaluateBodyLimit caps a /v1/evaluate body: manifests cost
+	// about 50 times their size in memory while they are checked (YAML
+	// nodes, OPA values, findings), so 2 MiB stays within deploy/'s
+	// 256 MiB beside admission traffic.
+	DefaultEvaluateBodyLimit = 2 << 20
+	DefaultEvalTimeout       = 3 * time.Second
+	DefaultReadTimeout       = 10 * time.Second
+	DefaultWriteTimeout      = 15 * time.Second
+	DefaultIdleTimeout       = 90 * time.Second
+	DefaultShutdown          = 20 * time.Second
+	DefaultPoll              = 30 * time.Second
+	maxPollBackoff           = 5 * time.Minute
 )
 
 // Snapshot is one loaded and compiled set of policies with the
@@ -89,6 +94,9 @@ type Server struct {
 	dlogW   *batchWriter // what dlog writes to (decisionlog.go)
 	// govState is the store-exemption sync's memory (storesync.go).
 	govState govState
+	// evaluating admits one /v1/evaluate at a time: each can hold
+	// ~100 MiB, and admission must keep its memory.
+	evaluating chan struct{}
 }
 
 type options struct {
@@ -99,6 +107,7 @@ type options struct {
 	logger       *slog.Logger
 	decisionLog  io.Writer
 	bodyLimit    int64
+	evalLimit    int64 // /v1/evaluate's body limit
 	evalTimeout  time.Duration
 	readTimeout  time.Duration
 	writeTimeout time.Duration
@@ -136,6 +145,9 @@ func WithDecisionLog(w io.Writer) Option { return func(o *options) { o.decisionL
 
 // WithBodyLimit caps a request body in bytes.
 func WithBodyLimit(n int64) Option { return func(o *options) { o.bodyLimit = n } }
+
+// WithEvaluateBodyLimit caps a /v1/evaluate body in bytes.
+func WithEvaluateBodyLimit(n int64) Option { return func(o *options) { o.evalLimit = n } }
 
 // WithEvalTimeout bounds the evaluation of one request.
 func WithEvalTimeout(d time.Duration) Option { return func(o *options) { o.evalTimeout = d } }
@@ -176,6 +188,7 @@ func New(opts ...Option) (*Server, error) {
 	o := options{
 		addr:         DefaultAddr,
 		bodyLimit:    DefaultBodyLimit,
+		evalLimit:    DefaultEvaluateBodyLimit,
 		evalTimeout:  DefaultEvalTimeout,
 		readTimeout:  DefaultReadTimeout,
 		writeTimeout: DefaultWriteTimeout,
@@ -204,7 +217,7 @@ func New(opts ...Option) (*Server, error) {
 	if o.metrics == nil {
 		o.metrics = metrics.New(metrics.WithRuntime(), metrics.WithServer())
 	}
-	s := &Server{o: o, metrics: o.metrics, log: o.logger}
+	s := &Server{o: o, metrics: o.metrics, log: o.logger, evaluating: make(chan struct{}, 1)}
 	if o.decisionLog != nil {
 		s.dlogW = newBatchWriter(o.decisionLog)
 		s.dlog = slog.New(slog.NewJSONHandler(s.dlogW, nil))

@@ -1,0 +1,63 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEvaluateLimits: /v1/evaluate has a body limit of its own, refuses
+// a ?strict= it cannot read, and runs one request at a time.
+func TestEvaluateLimits(t *testing.T) {
+	ts := start(t, newProject(t, nil), WithEvaluateBodyLimit(8<<10), WithEvalTimeout(time.Second))
+	ts.waitReady(t)
+	pod := []byte(privilegedPod)
+	if code, body := ts.post(t, "/v1/evaluate", "application/yaml", pod); code != 200 {
+		t.Fatalf("HTTP %d: %s", code, body)
+	}
+	big := []byte(privilegedPod + "\n---\n" + strings.Repeat("# padding\n", 1000))
+	if code, body := ts.post(t, "/v1/evaluate", "application/yaml", big); code != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "8192 byte limit") {
+		t.Errorf("over the limit: HTTP %d: %s", code, body)
+	}
+	if code, body := ts.post(t, "/v1/evaluate?strict=yes", "application/yaml", pod); code != http.StatusBadRequest {
+		t.Errorf("strict=yes: HTTP %d: %s", code, body)
+	}
+
+	// While another evaluation runs (its slot taken here), a request waits
+	// rather than running beside it; it is answered once the slot frees.
+	ts.evaluating <- struct{}{}
+	done := make(chan int, 1)
+	go func() {
+		resp, err := ts.client.Post(ts.url+"/v1/evaluate", "application/yaml", strings.NewReader(privilegedPod))
+		if err != nil {
+			done <- -1
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	select {
+	case code := <-done:
+		t.Fatalf("answered (%d) while another evaluation held the slot", code)
+	case <-time.After(200 * time.Millisecond):
+		// Not a wait for a condition: the absence of an answer over this
+		// window is what is tested.
+	}
+	<-ts.evaluating
+	if code := <-done; code != 200 {
+		t.Fatalf("after the slot freed: HTTP %d", code)
+	}
+
+	// A request that cannot start within the evaluation deadline is told
+	// to come back (503, Retry-After) instead of waiting on.
+	ts.evaluating <- struct{}{}
+	code, body := ts.post(t, "/v1/evaluate", "application/yaml", pod)
+	<-ts.evaluating
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "busy") {
+		t.Fatalf("while busy past the deadline: HTTP %d: %s", code, body)
+	}
+	if code, _ := ts.post(t, "/v1/evaluate", "application/yaml", pod); code != 200 {
+		t.Fatalf("afterwards: HTTP %d", code)
+	}
+}
