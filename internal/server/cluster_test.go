@@ -100,7 +100,8 @@ func TestClusterNamespaces(t *testing.T) {
 	o.NamespaceLookup = cluster
 	ts := start(t, o, WithClusterCache(cluster))
 
-	// The policies load before Run serves; the Namespaces are not read yet.
+	// The policies are loaded (start waits for the first load); the
+	// Namespaces are not read yet.
 	resp, err := ts.client.Get(ts.url + "/readyz")
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -59,5 +62,48 @@ func TestEvaluateLimits(t *testing.T) {
 	}
 	if code, _ := ts.post(t, "/v1/evaluate", "application/yaml", pod); code != 200 {
 		t.Fatalf("afterwards: HTTP %d", code)
+	}
+}
+
+// TestServesWhileFirstLoadRuns: the first load (a bundle download can take
+// up to --bundle-timeout) runs while the server answers, so the kubelet's
+// liveness probe does not restart a pod that is only waiting for it.
+func TestServesWhileFirstLoadRuns(t *testing.T) {
+	release := make(chan struct{})
+	load := func(ctx context.Context, force bool) (*Snapshot, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil, errors.New("no policies in this test")
+	}
+	s, err := New(WithLoader(load), WithPollInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, ln) }()
+	defer func() {
+		close(release)
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	client := &http.Client{Timeout: 10 * time.Second}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 503} {
+		resp, err := client.Get("http://" + ln.Addr().String() + path)
+		if err != nil {
+			t.Fatalf("%s while the first load runs: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s while the first load runs: HTTP %d, want %d", path, resp.StatusCode, want)
+		}
 	}
 }

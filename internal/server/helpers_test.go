@@ -114,6 +114,14 @@ func startWith(t *testing.T, o project.Options, sopts []SourceOption, opts ...Op
 		}
 	}
 	t.Cleanup(ts.stop)
+	// Tests start from a server whose first load has been tried, as it
+	// was when Run loaded before serving (TestServesWhileFirstLoadRuns
+	// covers the time before).
+	select {
+	case <-s.firstLoad:
+	case err := <-done:
+		done <- err
+	}
 	return ts
 }
 

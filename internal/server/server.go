@@ -97,6 +97,8 @@ type Server struct {
 	// evaluating admits one /v1/evaluate at a time: each can hold
 	// ~100 MiB, and admission must keep its memory.
 	evaluating chan struct{}
+	// firstLoad is closed once Run's first load has been tried.
+	firstLoad chan struct{}
 }
 
 type options struct {
@@ -217,7 +219,7 @@ func New(opts ...Option) (*Server, error) {
 	if o.metrics == nil {
 		o.metrics = metrics.New(metrics.WithRuntime(), metrics.WithServer())
 	}
-	s := &Server{o: o, metrics: o.metrics, log: o.logger, evaluating: make(chan struct{}, 1)}
+	s := &Server{o: o, metrics: o.metrics, log: o.logger, evaluating: make(chan struct{}, 1), firstLoad: make(chan struct{})}
 	if o.decisionLog != nil {
 		s.dlogW = newBatchWriter(o.decisionLog)
 		s.dlog = slog.New(slog.NewJSONHandler(s.dlogW, nil))
@@ -382,7 +384,6 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		defer stop()
 		go s.o.gc.Run(gctx, time.Second)
 	}
-	_ = s.Reload(ctx, true)
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: min(s.o.readTimeout, 5*time.Second),
@@ -409,6 +410,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	pctx, stopPoll := context.WithCancel(ctx)
 	go func() {
 		defer close(pollDone)
+		// The first load runs while the server already answers: /healthz
+		// is alive and /readyz says not ready until it is done. A bundle
+		// server that takes its time (up to --bundle-timeout) must not make
+		// the kubelet's liveness probe restart the pod.
+		_ = s.Reload(pctx, true)
+		close(s.firstLoad)
 		s.poll(pctx)
 	}()
 	waitSync := s.startExemptionSync(pctx)

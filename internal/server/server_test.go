@@ -277,7 +277,7 @@ func TestPolicyTimeout(t *testing.T) {
 func TestReadyAndHealth(t *testing.T) {
 	o := newProject(t, map[string]string{"policies/broken.rego": "package broken\n\ndeny contains msg if {\n"})
 	ts := start(t, o)
-	// Run has loaded (and failed) before it serves: not ready, but alive.
+	// The first load has failed (start waits for it): not ready, but alive.
 	resp, err := ts.client.Get(ts.url + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", err, resp)
