@@ -280,8 +280,10 @@ func newExemptionsCmd(s Streams) *cobra.Command {
 				}
 				n, _ := svc.Needed(e)
 				pol := e.Policy
-				if e.Rule != "" {
+				if e.Rule != "" && !strings.Contains(e.Rule, "/") {
 					pol += "/" + e.Rule
+				} else if e.Rule != "" {
+					pol = e.Rule // it names its policy already
 				}
 				x := governance.ToExemption(e)
 				// Requesters write these fields: a tab, a line break or an

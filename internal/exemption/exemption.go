@@ -204,10 +204,28 @@ func ParseResourceRef(s string) (finding.ResourceRef, error) {
 	if len(parts) == 3 && (len(ref.Namespace) > 63 || !namespaceRE.MatchString(ref.Namespace)) {
 		return finding.ResourceRef{}, fmt.Errorf("resource reference %q: namespace %q is not a valid namespace (lower-case letters, digits and '-', at most 63)", s, ref.Namespace)
 	}
-	if err := checkName(ref.Name); err != nil {
+	// The same names an exemptions file takes (a prefix glob at most), so
+	// an approved request exports to a file that loads.
+	if err := checkGlob(ref.Name, false); err != nil {
 		return finding.ResourceRef{}, fmt.Errorf("resource reference %q: %v", s, err)
 	}
 	return ref, nil
+}
+
+// CheckRule says whether rule can narrow an exemption of policy: one
+// rule's id, bare or with the policy in front ("privileged-container" or
+// "attest-security/privileged-container"). Empty means the whole policy.
+func CheckRule(policy, rule string) error {
+	if rule == "" {
+		return nil
+	}
+	if strings.ContainsAny(rule, "* \t") {
+		return fmt.Errorf("rule %q: want one rule's id, such as privileged-container or attest-security/privileged-container", rule)
+	}
+	if p, _, ok := strings.Cut(rule, "/"); ok && p != policy {
+		return fmt.Errorf("rule %q is not in policy %q", rule, policy)
+	}
+	return nil
 }
 
 // checkName accepts any Kubernetes object name (RBAC names may hold ':'),

@@ -277,7 +277,7 @@ func (p *parser) entry(item *yaml.Node) {
 		case "rule":
 			e.Rule = s
 			if strings.ContainsAny(s, "* \t") {
-				p.errorf(v, "rule %q: want one rule's id, such as privileged-container or attest-security/privileged-container", s)
+				p.errorf(v, "%v", CheckRule("", s))
 				e.Rule = ""
 			}
 		case "resource_kind":
@@ -342,8 +342,8 @@ func (p *parser) entry(item *yaml.Node) {
 		p.errorf(item, "%s", msg)
 		return
 	}
-	if policy, _, ok := strings.Cut(e.Rule, "/"); ok && policy != e.Policy {
-		p.errorf(item, "rule %q is not in policy %q", e.Rule, e.Policy)
+	if err := CheckRule(e.Policy, e.Rule); err != nil {
+		p.errorf(item, "%v", err)
 		return
 	}
 	if e.ID == "" {

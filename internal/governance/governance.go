@@ -179,6 +179,11 @@ func (s *Service) validateRequest(r Request, emergency bool) (store.Exemption, e
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
+	// What the exemptions file refuses is refused here too: an approved
+	// request is exported to such a file.
+	if err := exemption.CheckRule(policy, strings.TrimSpace(r.Rule)); err != nil {
+		problems = append(problems, err.Error())
+	}
 	if strings.TrimSpace(r.Reason) == "" {
 		problems = append(problems, "no reason (--reason)")
 	}

@@ -243,6 +243,11 @@ func TestRequestErrorsWriteNothing(t *testing.T) {
 			{"no reason", func(r *governance.Request) { r.Reason = " " }, "no reason"},
 			{"no approver", func(r *governance.Request) { r.Approvers = nil }, "no approver"},
 			{"no requester", func(r *governance.Request) { r.By.Name = "" }, "no requester"},
+			// What an exemptions file refuses: an approved request is
+			// exported to one, which must load.
+			{"a glob inside a name", func(r *governance.Request) { r.Resource = "Pod/prod/a*b" }, "'*' may only end the pattern"},
+			{"a rule glob", func(r *governance.Request) { r.Rule = "*" }, "want one rule's id"},
+			{"another policy's rule", func(r *governance.Request) { r.Rule = "image-security/latest-tag" }, `rule "image-security/latest-tag" is not in policy "attest-security"`},
 		}
 		for _, tc := range tests {
 			r := request()
