@@ -165,9 +165,12 @@ func New(ctx context.Context, set *policy.Set, opts ...Option) (*Engine, []findi
 			e.slots = append(e.slots, inputSlot{key: ast.StringTerm(policyKey(i)), params: paramsTerm(p.Parameters)})
 		}
 	}
-	if o.data == nil {
-		o.data = map[string]any{}
-	}
+	// The bundles' data files are the base document; what the caller
+	// gives (Gatekeeper's inventory) goes over it.
+	data := make(map[string]any, len(set.Data)+len(o.data))
+	maps.Copy(data, set.Data)
+	maps.Copy(data, o.data)
+	o.data = data
 	// The store is always there, so SetData can fill it after the engine is
 	// built (the inventory comes from a first pass over the inputs).
 	e.store = inmem.NewFromObjectWithOpts(o.data, inmem.OptRoundTripOnWrite(false))

@@ -536,3 +536,21 @@ violation[{"msg": msg}] {
 		t.Errorf("finding = %+v", f)
 	}
 }
+
+// TestBundleData: the base document of the policy set (bundles' data
+// files) is what data.* reads in every policy.
+func TestBundleData(t *testing.T) {
+	set := load(t, map[string]string{"registries.rego": `package registries
+import rego.v1
+violation contains msg if {
+	some c in input.resource.spec.template.spec.containers
+	not startswith(c.image, data.acme.allowed_registry)
+	msg := sprintf("%s is not from %s", [c.image, data.acme.allowed_registry])
+}
+`})
+	set.Data = map[string]any{"acme": map[string]any{"allowed_registry": "registry.company.com/"}}
+	fs := newEngine(t, set).Evaluate(context.Background(), resource(t, privilegedDeployment), Call{})
+	if len(fs) != 1 || fs[0].Message != "busybox:1.36 is not from registry.company.com/" {
+		t.Fatalf("findings %+v, want the busybox image alone", fs)
+	}
+}

@@ -30,6 +30,9 @@ type Set struct {
 	// Roots are the directories policies were loaded from, so scans can
 	// skip them.
 	Roots []string
+	// Data is the base document the bundles' data files make (data.json
+	// and data.yaml at their paths), nil when none has any.
+	Data map[string]any
 }
 
 type loadOptions struct {
@@ -111,7 +114,13 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 		// whatever its name: skipping it would load no policy without a
 		// word (policy_bundle_path: policy.bundle once did).
 		if isBundle(root) || (info.Mode().IsRegular() && !strings.HasSuffix(root, ".rego")) {
-			bmods, err := readBundle(root)
+			bmods, data, err := readBundle(root)
+			if err == nil && len(data) > 0 {
+				if set.Data == nil {
+					set.Data = map[string]any{}
+				}
+				err = mergeData(set.Data, data, "")
+			}
 			if err != nil {
 				errs = append(errs, finding.Error{Location: finding.Location{File: root}, Message: err.Error()})
 				continue
@@ -243,17 +252,39 @@ type bundleModule struct {
 // readBundle reads the Rego of an OPA bundle. Signature verification is
 // the server's business (policy bundles in attest serve); here a bundle is
 // a packaging of files like a directory is.
-func readBundle(path string) ([]bundleModule, error) {
+func readBundle(path string) ([]bundleModule, map[string]any, error) {
 	// The bundle package's reader, without keys: the same limits on an
 	// archive's sizes and entries as a verified bundle gets.
 	b, err := bundle.ReadPath(path, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make([]bundleModule, 0, len(b.Modules))
 	for _, m := range b.Modules {
 		out = append(out, bundleModule{path: path + "#" + strings.TrimPrefix(m.Path, "/"), src: m.Raw})
 	}
 	slices.SortFunc(out, func(a, b bundleModule) int { return strings.Compare(a.path, b.path) })
-	return out, nil
+	return out, b.Data, nil
+}
+
+// mergeData adds src's documents into dst. Two bundles may fill the same
+// object, not the same value: which one would win is not theirs to say.
+func mergeData(dst, src map[string]any, at string) error {
+	for k, v := range src {
+		path := at + "." + k
+		cur, ok := dst[k]
+		if !ok {
+			dst[k] = v
+			continue
+		}
+		cm, ok1 := cur.(map[string]any)
+		vm, ok2 := v.(map[string]any)
+		if !ok1 || !ok2 {
+			return fmt.Errorf("bundle data: data%s is given by another bundle too", path)
+		}
+		if err := mergeData(cm, vm, path); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -128,26 +128,34 @@ func TestLoadFoldersBundlesAndErrors(t *testing.T) {
 	write("policies/bad.rego", "package bad\nimport rego.v1\nviolation contains msg if {\n")
 	write("policies/.hidden/skip.rego", "package hidden\n")
 
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for name, body := range map[string]string{
+	archive := func(files map[string]string) string {
+		var buf bytes.Buffer
+		gz := gzip.NewWriter(&buf)
+		tw := tar.NewWriter(gz)
+		for name, body := range files {
+			_ = tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body))})
+			_, _ = tw.Write([]byte(body))
+		}
+		tw.Close()
+		gz.Close()
+		return buf.String()
+	}
+	write("bundle.tar.gz", archive(map[string]string{
 		"/.manifest":         `{"revision": "r1", "roots": ["bundled"]}`,
 		"/bundled/rule.rego": "package bundled\nimport rego.v1\nviolation contains \"b\" if true\n",
-	} {
-		_ = tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body))})
-		_, _ = tw.Write([]byte(body))
-	}
-	tw.Close()
-	gz.Close()
-	write("bundle.tar.gz", buf.String())
-	// The same archive under a name that does not say so: still a bundle
-	// (it once loaded nothing, silently).
-	write("other/policy.bundle", buf.String())
+		"/bundled/data.json": `{"allowed": true}`,
+	}))
+	// An archive under a name that does not say so: still a bundle (it
+	// once loaded nothing, silently).
+	write("other/policy.bundle", archive(map[string]string{
+		"/bundled/rule.rego": "package bundled\nimport rego.v1\nviolation contains \"b\" if true\n",
+	}))
+	// Two bundles may not both set one value of data.
+	write("clash.tar.gz", archive(map[string]string{"/bundled/data.json": `{"allowed": false}`}))
 
 	set, errs := Load(context.Background(),
 		WithPaths(filepath.Join(dir, "policies"), filepath.Join(dir, "bundle.tar.gz"), filepath.Join(dir, "missing"),
-			filepath.Join(dir, "other", "policy.bundle")),
+			filepath.Join(dir, "other", "policy.bundle"), filepath.Join(dir, "clash.tar.gz")),
 		WithInline("custom-security", "package custom.security\nviolation[{\"violated\": true, \"message\": msg}] { msg := \"inline\" }\n"))
 	names := map[string]bool{}
 	for _, p := range set.Policies {
@@ -172,6 +180,16 @@ func TestLoadFoldersBundlesAndErrors(t *testing.T) {
 	}
 	if !badLine || !missing {
 		t.Errorf("errors = %+v", errs)
+	}
+	if got, _ := set.Data["bundled"].(map[string]any); got == nil || got["allowed"] != true {
+		t.Errorf("the bundle's data file: set.Data = %v", set.Data)
+	}
+	var clash bool
+	for _, e := range errs {
+		clash = clash || strings.HasSuffix(e.Location.File, "clash.tar.gz") && strings.Contains(e.Message, "data.bundled.allowed is given by another bundle too")
+	}
+	if !clash {
+		t.Errorf("two bundles setting data.bundled.allowed: errors %+v", errs)
 	}
 	var fromOther bool
 	for _, m := range set.Modules {
