@@ -554,3 +554,29 @@ violation contains msg if {
 		t.Fatalf("findings %+v, want the busybox image alone", fs)
 	}
 }
+
+// TestOldObjectInContext: on UPDATE an attest policy sees the object as it
+// was under input.context.oldObject, as docs/serve.md says (it saw only
+// the operation, so an immutability check written from the docs never
+// fired).
+func TestOldObjectInContext(t *testing.T) {
+	e := newEngine(t, load(t, map[string]string{"immutable.rego": `package immutable
+import rego.v1
+violation contains msg if {
+	input.context.operation == "UPDATE"
+	old := input.context.oldObject.spec.template.spec.containers[0].image
+	new := input.resource.spec.template.spec.containers[0].image
+	old != new
+	msg := sprintf("image changed from %s to %s", [old, new])
+}
+`}))
+	r := resource(t, privilegedDeployment)
+	old := resource(t, strings.Replace(privilegedDeployment, "busybox:1.36", "busybox:1.35", 1))
+	fs := e.Evaluate(context.Background(), r, Call{Operation: "UPDATE", OldObject: old.Value})
+	if len(fs) != 1 || fs[0].Message != "image changed from busybox:1.35 to busybox:1.36" {
+		t.Fatalf("findings %+v", fs)
+	}
+	if fs := e.Evaluate(context.Background(), r, Call{Operation: "UPDATE"}); len(fs) != 0 {
+		t.Fatalf("without an old object: %+v", fs)
+	}
+}

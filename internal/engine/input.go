@@ -17,9 +17,16 @@ import (
 // instances whose match could not be decided (nil when there are none).
 func (e *Engine) input(ctx context.Context, r *manifest.Resource, call Call) (ast.Value, []finding.Finding) {
 	callCtx := e.context
-	if call.Operation != "" {
+	if call.Operation != "" || call.OldObject != nil {
 		obj := e.context.Value.(ast.Object).Copy()
-		obj.Insert(ast.StringTerm("operation"), ast.StringTerm(call.Operation))
+		if call.Operation != "" {
+			obj.Insert(ast.StringTerm("operation"), ast.StringTerm(call.Operation))
+		}
+		if call.OldObject != nil {
+			// On UPDATE, the object as it was (docs/serve.md): what an
+			// attest policy checks a change against (immutable fields).
+			obj.Insert(ast.StringTerm("oldObject"), ast.NewTerm(call.OldObject))
+		}
 		callCtx = ast.NewTerm(obj)
 	}
 	obj := ast.NewTerm(r.Value)
