@@ -147,3 +147,25 @@ func TestFetchWithETag(t *testing.T) {
 		t.Fatalf("after Accept: %v, want ErrNotModified", err)
 	}
 }
+
+// TestFetchRefusesWhatItDidNotAskFor: a 304 to a request without an ETag
+// refers to nothing (it once left the server unready with a confusing
+// compile error), and a declared size over the limit is refused before
+// the body is read.
+func TestFetchRefusesWhatItDidNotAskFor(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			w.Header().Set("Content-Length", "70000000")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusNotModified)
+	}))
+	defer srv.Close()
+	if _, _, err := NewFetcher(srv.URL).Fetch(context.Background(), false); err == nil || errors.Is(err, ErrNotModified) || !strings.Contains(err.Error(), "no ETag was sent") {
+		t.Fatalf("unasked 304: %v", err)
+	}
+	if _, _, err := NewFetcher(srv.URL+"/big").Fetch(context.Background(), false); err == nil || !strings.Contains(err.Error(), "bundle of 70000000 bytes, over the") {
+		t.Fatalf("declared 70 MB: %v", err)
+	}
+}

@@ -55,10 +55,12 @@ func (f *Fetcher) Fetch(ctx context.Context, revalidate bool) (data []byte, etag
 		return nil, "", fmt.Errorf("bundle url: %w", err)
 	}
 	req.Header.Set("Accept", "application/gzip, application/octet-stream")
+	sentETag := false
 	if revalidate {
 		f.mu.Lock()
 		if f.etag != "" {
 			req.Header.Set("If-None-Match", f.etag)
+			sentETag = true
 		}
 		f.mu.Unlock()
 	}
@@ -68,12 +70,19 @@ func (f *Fetcher) Fetch(ctx context.Context, revalidate bool) (data []byte, etag
 	}
 	defer resp.Body.Close()
 	switch {
-	case resp.StatusCode == http.StatusNotModified:
+	case resp.StatusCode == http.StatusNotModified && sentETag:
 		return nil, "", ErrNotModified
+	case resp.StatusCode == http.StatusNotModified:
+		return nil, "", fmt.Errorf("download %s: HTTP 304 Not Modified, but no ETag was sent: there is nothing it could refer to", f.url)
 	case resp.StatusCode != http.StatusOK:
 		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		return nil, "", fmt.Errorf("download %s: HTTP %d %s", f.url, resp.StatusCode, strings.TrimSpace(string(snippet)))
+	case resp.ContentLength > MaxSize:
+		// Refused before a byte of it is read.
+		return nil, "", fmt.Errorf("download %s: bundle of %d bytes, over the %d byte limit", f.url, resp.ContentLength, MaxSize)
 	}
+	// A buffer that grows with what arrives: the limit is checked as the
+	// bytes come, not allocated up front.
 	data, err = io.ReadAll(io.LimitReader(resp.Body, MaxSize+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("download %s: %w", f.url, err)
