@@ -623,3 +623,42 @@ func FuzzRequestParsers(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyWhileOthersWrite: verify reads the log, its head and the
+// exemptions in one transaction, so writers between the reads cannot make
+// a sound log look cut short or edited, and verify and writers do not
+// block each other for good.
+func TestVerifyWhileOthersWrite(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		svc := governance.New(openStore(t, url), governance.WithGovernance(gov(1, "security-team")))
+		writers := make(chan error, 2)
+		for range 2 {
+			go func() {
+				for range 15 {
+					e, err := svc.Request(ctx, request())
+					if err == nil {
+						_, err = svc.Approve(ctx, e.ID, self("alice@company.com"), "")
+					}
+					if err != nil {
+						writers <- err
+						return
+					}
+				}
+				writers <- nil
+			}()
+		}
+		for done := 0; done < 2; {
+			select {
+			case err := <-writers:
+				if err != nil {
+					t.Fatal(err)
+				}
+				done++
+			default:
+				mustVerify(t, svc)
+			}
+		}
+		mustVerify(t, svc)
+	})
+}

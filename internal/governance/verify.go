@@ -28,15 +28,24 @@ func (r Report) OK() bool { return r.Chain == nil && len(r.Mismatches) == 0 }
 // carries the exemption's state after the change) and compares the result
 // with every stored exemption, approvals included.
 func (s *Service) Verify(ctx context.Context) (Report, error) {
-	entries, err := s.st.Audit(ctx, timeZero)
-	if err != nil {
-		return Report{}, err
-	}
-	head, err := s.st.Head(ctx)
-	if err != nil {
-		return Report{}, err
-	}
-	stored, err := s.st.Exemptions(ctx, store.Filter{})
+	// One transaction for the three reads: another process approving
+	// between them made a sound log look cut short or edited.
+	var (
+		entries []store.AuditEntry
+		head    store.Head
+		stored  []store.Exemption
+	)
+	err := s.st.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		if entries, err = tx.Audit(ctx, timeZero); err != nil {
+			return err
+		}
+		if head, err = tx.Head(ctx); err != nil {
+			return err
+		}
+		stored, err = tx.Exemptions(ctx, store.Filter{})
+		return err
+	})
 	if err != nil {
 		return Report{}, err
 	}

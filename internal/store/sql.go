@@ -170,13 +170,21 @@ func (s *sqlStore) Exemptions(ctx context.Context, f Filter) ([]Exemption, error
 }
 
 func (s *sqlStore) Audit(ctx context.Context, since time.Time) ([]AuditEntry, error) {
+	return readAudit(ctx, s.db, s.d, since)
+}
+
+func (t *sqlTx) Audit(ctx context.Context, since time.Time) ([]AuditEntry, error) {
+	return readAudit(ctx, t.tx, t.d, since)
+}
+
+func readAudit(ctx context.Context, db querier, d dialect, since time.Time) ([]AuditEntry, error) {
 	q := `SELECT seq, at, action, exemption_id, actor, identity, details, prev_hash, hash FROM audit_log`
 	var args []any
 	if !since.IsZero() {
 		q += ` WHERE at >= ?`
 		args = append(args, nanos(since))
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(q+` ORDER BY seq`), args...)
+	rows, err := db.QueryContext(ctx, d.rebind(q+` ORDER BY seq`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: read the audit log: %w", err)
 	}
@@ -197,9 +205,13 @@ func (s *sqlStore) Audit(ctx context.Context, since time.Time) ([]AuditEntry, er
 	return out, nil
 }
 
-func (s *sqlStore) Head(ctx context.Context) (Head, error) {
+func (s *sqlStore) Head(ctx context.Context) (Head, error) { return readHead(ctx, s.db) }
+
+func (t *sqlTx) Head(ctx context.Context) (Head, error) { return readHead(ctx, t.tx) }
+
+func readHead(ctx context.Context, db querier) (Head, error) {
 	var h Head
-	if err := s.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&h.Seq, &h.Hash); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&h.Seq, &h.Hash); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return Head{}, nil
 		}

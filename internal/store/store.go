@@ -147,6 +147,10 @@ type Tx interface {
 	// Append links the entry to the chain (Seq, PrevHash, Hash are filled
 	// in) and writes it.
 	Append(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	// Audit and Head read the log as the transaction sees it, so a reader
+	// of the log, its head and the exemptions sees one state of all three.
+	Audit(ctx context.Context, since time.Time) ([]AuditEntry, error)
+	Head(ctx context.Context) (Head, error)
 }
 
 // ErrDuplicateApproval is returned when a person approves twice.
