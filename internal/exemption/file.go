@@ -346,13 +346,24 @@ func (p *parser) entry(item *yaml.Node) {
 		p.errorf(item, "%v", err)
 		return
 	}
+	// Ids are unique in the file, the ones made from an entry's target
+	// included: notes, reports and the expired list name entries by id.
+	if p.ids == nil {
+		p.ids = map[string]int{}
+	}
 	if e.ID == "" {
-		e.ID = e.Target()
-		e.ID = strings.Replace(e.ID, " on ", ":", 1)
-	} else {
-		if p.ids == nil {
-			p.ids = map[string]int{}
+		// Two entries for one target are allowed (a renewal beside the
+		// entry it renews); the second gets "#2".
+		base := strings.Replace(e.Target(), " on ", ":", 1)
+		e.ID = base
+		for n := 2; ; n++ {
+			if _, dup := p.ids[e.ID]; !dup {
+				break
+			}
+			e.ID = base + "#" + strconv.Itoa(n)
 		}
+		p.ids[e.ID] = item.Line
+	} else {
 		if line, dup := p.ids[e.ID]; dup {
 			p.errorf(idNode, "id %q is used twice (first on line %d)", e.ID, line)
 			return
