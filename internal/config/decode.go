@@ -358,6 +358,10 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path, check string, depth
 				d.errorf(n, "%s: must be 0 or more, got %d", label(path), i)
 				return
 			}
+			if strings.Contains(check, "approvals") && i < 1 {
+				d.errorf(n, "%s: must be 1 or more, got %d (%s)", label(path), i, whyApprovals)
+				return
+			}
 			v.SetInt(i)
 		}
 	default:

@@ -356,6 +356,9 @@ func valueNode(kf keyField, value string) (*yaml.Node, error) {
 		if strings.Contains(kf.check, "nonneg") && i < 0 {
 			return nil, fmt.Errorf("%s: must be 0 or more, got %d", kf.key, i)
 		}
+		if strings.Contains(kf.check, "approvals") && i < 1 {
+			return nil, fmt.Errorf("%s: must be 1 or more, got %d (%s)", kf.key, i, whyApprovals)
+		}
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(i)}, nil
 	case reflect.String:
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value}, nil

@@ -218,8 +218,13 @@ type PolicyApproval struct {
 	AutoMerge         bool     `yaml:"auto_merge" json:"auto_merge"`
 }
 
+// whyApprovals is why an approval count of 0 is refused rather than read
+// as "no approval needed": an exemption nobody but its requester agreed to
+// is not governed at all.
+const whyApprovals = "an exemption always needs an approval by someone other than its requester"
+
 type ExemptionApproval struct {
-	RequiredApprovers int      `yaml:"required_approvers" check:"nonneg" json:"required_approvers"`
+	RequiredApprovers int      `yaml:"required_approvers" check:"approvals" json:"required_approvers"`
 	RequiredTeams     []string `yaml:"required_teams" check:"name" json:"required_teams,omitempty"`
 	// MaxDuration is as written ("30d"); empty means no limit.
 	MaxDuration string `yaml:"max_duration" check:"duration" json:"max_duration,omitempty"`
@@ -229,7 +234,7 @@ type ExemptionApproval struct {
 
 type EmergencyOverride struct {
 	Enabled           bool `yaml:"enabled" json:"enabled"`
-	RequiredApprovers int  `yaml:"required_approvers" check:"nonneg" json:"required_approvers"`
+	RequiredApprovers int  `yaml:"required_approvers" check:"approvals" json:"required_approvers"`
 	// AuditTrail is "required" (default) or "optional".
 	AuditTrail string `yaml:"audit_trail" check:"required_optional" json:"audit_trail"`
 }
