@@ -118,7 +118,7 @@ func New(opts ...Option) *Metrics {
 	}, []string{"policy"})
 	m.bundleLoad = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: BundleLastLoad,
-		Help: "Unix time of the last successful load and compile of the policies.",
+		Help: "Unix time of the last successful load of the policies, or of the last check that found them unchanged.",
 	})
 	m.bundleInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: BundleInfo,
@@ -280,6 +280,12 @@ func (m *Metrics) BundleLoaded(at time.Time, source, revision string, policies i
 	m.bundleInfo.Reset()
 	m.bundleInfo.WithLabelValues(source, revision).Set(1)
 	m.policies.Set(float64(policies))
+}
+
+// BundleCurrent records a check that found the policies in use unchanged:
+// they are as current as if just loaded.
+func (m *Metrics) BundleCurrent(at time.Time) {
+	m.bundleLoad.Set(float64(at.UnixNano()) / 1e9)
 }
 
 // BundleFailed records a load that failed; reason is a short word

@@ -107,3 +107,19 @@ func TestServesWhileFirstLoadRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestUnchangedPollKeepsTheBundleCurrent: a poll that finds nothing
+// changed moves attest_bundle_last_successful_load_timestamp_seconds, so
+// AttestPolicyBundleStale (an hour without a good load, and a failure)
+// does not fire for a bundle that is merely unchanged.
+func TestUnchangedPollKeepsTheBundleCurrent(t *testing.T) {
+	ts := start(t, newProject(t, nil))
+	ts.waitReady(t)
+	before := sample(ts.scrape(t), "attest_bundle_last_successful_load_timestamp_seconds", nil)
+	if err := ts.Reload(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if after := sample(ts.scrape(t), "attest_bundle_last_successful_load_timestamp_seconds", nil); !(after > before) {
+		t.Fatalf("timestamp %v after an unchanged poll, was %v", after, before)
+	}
+}

@@ -268,6 +268,13 @@ func (s *Server) Reload(ctx context.Context, force bool) error {
 		return err
 	}
 	if snap == nil {
+		// Checked, and nothing changed: the policies in use are current.
+		// Without this, a bundle unchanged for an hour and one failed
+		// download made AttestPolicyBundleStale fire while nothing was
+		// stale.
+		if s.Ready() {
+			s.metrics.BundleCurrent(time.Now())
+		}
 		return nil
 	}
 	if snap.LoadedAt.IsZero() {
