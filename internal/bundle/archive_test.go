@@ -65,6 +65,8 @@ func TestHostileArchives(t *testing.T) {
 		{"a path twice", archive(t, rule(), named("./p.rego", text("package p\nx := 2\n"))), "entry ./p.rego: appears twice"},
 		{"not gzip", []byte("plain text, not an archive"), "not a gzip archive"},
 		{"truncated", archive(t, rule())[:40], "read"},
+		{"empty", archive(t, named(".manifest", text(`{"revision":"r"}`))), "no Rego and no data"},
+		{"delta", archive(t, named("patch.json", text(`{"data":[{"op":"upsert","path":"/a","value":1}]}`))), "a delta bundle"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Read(tc.data, nil)

@@ -103,7 +103,21 @@ func Read(data []byte, keys *Keys) (*opabundle.Bundle, error) {
 	if err != nil {
 		return nil, describe(err, keys)
 	}
-	return &b, nil
+	return checkContent(&b)
+}
+
+// checkContent refuses what attest cannot use as a set of policies: a
+// delta bundle (patch.json changes to another bundle's data, which attest
+// does not keep), and a bundle with neither Rego nor data, which would
+// swap every policy out for none.
+func checkContent(b *opabundle.Bundle) (*opabundle.Bundle, error) {
+	if b.Type() == opabundle.DeltaBundleType {
+		return nil, errors.New("a delta bundle (patch.json): attest loads snapshot bundles only")
+	}
+	if len(b.Modules) == 0 && len(b.Data) == 0 {
+		return nil, errors.New("no Rego and no data: an empty bundle would leave no policy in force")
+	}
+	return b, nil
 }
 
 // ReadPath reads a bundle archive or a bundle directory.
@@ -131,7 +145,11 @@ func ReadPath(path string, keys *Keys) (*opabundle.Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", path, describe(err, keys))
 	}
-	return &b, nil
+	cb, err := checkContent(&b)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
+	return cb, nil
 }
 
 // describe makes OPA's verification errors say what the operator should

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	opabundle "github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/spf13/cobra"
 
 	"github.com/continuums/attest/internal/bundle"
@@ -56,6 +57,20 @@ func newBundleBuildCmd(s Streams) *cobra.Command {
 			b, err := bundle.Build(args[0], o)
 			if err != nil {
 				fmt.Fprintln(s.Err, "attest:", err)
+				return exitError{2}
+			}
+			// Nothing is written that validate, or the server, would refuse.
+			dir := filepath.Clean(args[0])
+			problems, err := compileBundle(cmd.Context(), b, dir)
+			if err != nil {
+				return err
+			}
+			if len(problems) > 0 {
+				for _, p := range problems {
+					// A module is named by its file in the folder built.
+					fmt.Fprintln(s.Err, strings.Replace(p, dir+"#", dir+string(filepath.Separator), 1))
+				}
+				fmt.Fprintln(s.Err, "attest: no bundle written")
 				return exitError{2}
 			}
 			return writeBundle(s, out, func(w io.Writer) error { return bundle.Write(w, b) })
@@ -162,29 +177,14 @@ func runBundleValidate(ctx context.Context, s Streams, pf projectFlags, target, 
 		fmt.Fprintln(s.Err, "attest:", err)
 		return exitError{2}
 	}
-	// Compile the bundle's Rego with attest's engine, alone: what the
-	// server would refuse to swap in fails here.
-	var buf bytes.Buffer
-	if err := bundle.Write(&buf, b); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp("", "attest-validate-*.tar.gz")
+	problems, err := compileBundle(ctx, b, target)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return err
+	for _, p := range problems {
+		fmt.Fprintln(s.Err, p)
 	}
-	tmp.Close()
-	set, errs := policy.Load(ctx, policy.WithPaths(tmp.Name()))
-	_, cerrs, cerr := engine.New(ctx, set)
-	errs = append(errs, cerrs...)
-	for _, e := range errs {
-		fmt.Fprintln(s.Err, strings.Replace(e.Error(), tmp.Name(), target, 1))
-	}
-	if cerr != nil || len(errs) > 0 {
+	if len(problems) > 0 {
 		return exitError{2}
 	}
 	signed := "unsigned"
@@ -196,6 +196,41 @@ func runBundleValidate(ctx context.Context, s Streams, pf projectFlags, target, 
 	}
 	fmt.Fprintf(s.Out, "%s: %d modules, revision %q, %s\n", target, len(b.Modules), bundle.Revision(b), signed)
 	return nil
+}
+
+// compileBundle reads b back as the server will (OPA's reader checks the
+// manifest's roots against the packages) and compiles its Rego with
+// attest's engine, alone: what the server would refuse to swap in is
+// listed, each line naming name instead of the temporary copy.
+func compileBundle(ctx context.Context, b *opabundle.Bundle, name string) ([]string, error) {
+	var buf bytes.Buffer
+	if err := bundle.Write(&buf, b); err != nil {
+		return nil, err
+	}
+	if _, err := bundle.Read(buf.Bytes(), nil); err != nil {
+		return []string{fmt.Sprintf("%s: %v", name, err)}, nil
+	}
+	tmp, err := os.CreateTemp("", "attest-bundle-*.tar.gz")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	tmp.Close()
+	set, errs := policy.Load(ctx, policy.WithPaths(tmp.Name()))
+	_, cerrs, cerr := engine.New(ctx, set)
+	errs = append(errs, cerrs...)
+	var out []string
+	for _, e := range errs {
+		out = append(out, strings.Replace(e.Error(), tmp.Name(), name, 1))
+	}
+	if cerr != nil {
+		out = append(out, fmt.Sprintf("%s: %v", name, cerr))
+	}
+	return out, nil
 }
 
 func writeBundle(s Streams, out string, fn func(io.Writer) error) error {

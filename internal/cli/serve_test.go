@@ -71,11 +71,21 @@ func TestBundleCommands(t *testing.T) {
 		{[]string{"bundle", "build", filepath.Join(dir, "src"), "-o", signed, "--signing-key", privFile, "--key-id", "ci"}, 0, ""},
 		{[]string{"bundle", "validate", signed, "--verification-key", pubFile, "--key-id", "ci"}, 0, "signature verified"},
 		{[]string{"bundle", "sign", unsigned}, 2, ""},
+		// What validate (and the server) would refuse is not written.
+		{[]string{"bundle", "build", filepath.Join(dir, "src"), "-o", filepath.Join(dir, "roots.tar.gz"), "--root", "other"}, 2, ""},
+		{[]string{"bundle", "build", filepath.Join(dir, "bad"), "-o", filepath.Join(dir, "bad.tar.gz")}, 2, ""},
 	}
+	os.MkdirAll(filepath.Join(dir, "bad"), 0o755)
+	os.WriteFile(filepath.Join(dir, "bad", "p.rego"), []byte("package bad\n\nimport rego.v1\n\ndeny contains \"no\" if no_such_function(input)\n"), 0o644)
 	for _, st := range steps {
 		r := runCmd(t, ctx, st.args...)
 		if r.code != st.code || !strings.Contains(r.stdout, st.out) {
 			t.Fatalf("%v: exit %d (want %d)\n%s\n%s", st.args, r.code, st.code, r.stdout, r.stderr)
+		}
+	}
+	for _, name := range []string{"roots.tar.gz", "bad.tar.gz"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			t.Errorf("%s was written although it does not load", name)
 		}
 	}
 }
