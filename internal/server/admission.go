@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -198,9 +199,20 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 		if errors.As(err, &mbe) {
 			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request body over the %d byte limit", limit)
 		}
-		return nil, http.StatusBadRequest, fmt.Errorf("read request body: %w", err)
+		code, err := bodyError(err)
+		return nil, code, err
 	}
 	return body, 0, nil
+}
+
+// bodyError is the answer to a body that could not be read: the network
+// error itself names both ends' addresses, which the client need not be
+// told.
+func bodyError(err error) (int, error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return http.StatusRequestTimeout, errors.New("request body not received within the read timeout")
+	}
+	return http.StatusBadRequest, errors.New("request body could not be read")
 }
 
 // bodyBuffers are admission request bodies' buffers, reused.
@@ -231,7 +243,7 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf *bytes
 		if errors.As(err, &mbe) {
 			return http.StatusRequestEntityTooLarge, fmt.Errorf("request body over the %d byte limit", s.o.bodyLimit)
 		}
-		return http.StatusBadRequest, fmt.Errorf("read request body: %w", err)
+		return bodyError(err)
 	}
 	return 0, nil
 }
