@@ -204,6 +204,20 @@ func TestSignedBundleFromURL(t *testing.T) {
 	if v := sample(fams, "attest_bundle_info", map[string]string{"source": "url", "revision": "v2"}); v != 1 {
 		t.Errorf("attest_bundle_info{revision=v2} = %v", v)
 	}
+
+	// The URL down and a local file changed: the local change applies,
+	// beside the verified copy of v2, and the download failure is counted.
+	bs.set(nil, `"down"`, "500")
+	failed := sample(ts.scrape(t), "attest_bundle_load_failures_total", map[string]string{"source": "url", "reason": "download"})
+	writeFiles(t, o.Dir, map[string]string{"policies/local.rego": "package local\n\nimport rego.v1\n\ndeny contains \"local rule\" if input.resource.kind == \"Pod\"\n"})
+	if err := ts.Reload(ctx, false); err != nil {
+		t.Fatalf("local change while the URL is down: %v", err)
+	}
+	deny("local rule")
+	deny("pod has no cost-center label")
+	if v := sample(ts.scrape(t), "attest_bundle_load_failures_total", map[string]string{"source": "url", "reason": "download"}); v != failed+1 {
+		t.Errorf("download failures %v, want %v", v, failed+1)
+	}
 }
 
 // A signed bundle on disk (policy_bundle_path), replaced by a tampered one.

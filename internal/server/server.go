@@ -62,6 +62,10 @@ type Snapshot struct {
 	// readsNamespaces: a Gatekeeper constraint selects namespaces by
 	// label, so the cluster's Namespaces must be read before serving.
 	readsNamespaces bool
+	// Degraded is a failure this load went on despite (the bundle URL
+	// down while local files changed): counted and logged as a failure,
+	// while the rest of the load applies.
+	Degraded *LoadError
 }
 
 // Policies are the enabled policies' names, for the evaluation counters.
@@ -285,6 +289,11 @@ func (s *Server) Reload(ctx context.Context, force bool) error {
 	snap.readsNamespaces = snap.Project.Gatekeeper != nil && snap.Project.Gatekeeper.SelectsNamespacesByLabel()
 	s.state.Store(snap)
 	s.metrics.BundleLoaded(snap.LoadedAt, snap.Source, snap.Revision, len(snap.policies))
+	if d := snap.Degraded; d != nil {
+		s.metrics.BundleFailed(d.Source, d.Reason)
+		s.log.LogAttrs(ctx, slog.LevelError, "policy bundle download failed; the verified copy in use stays, local changes applied",
+			slog.String("source", d.Source), slog.String("reason", d.Reason), slog.String("error", d.Err.Error()))
+	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "policies loaded", slog.String("source", snap.Source),
 		slog.String("revision", snap.Revision), slog.Int("policies", len(snap.policies)))
 	return nil

@@ -88,6 +88,7 @@ func (s *Source) Load(ctx context.Context, force bool) (*Snapshot, error) {
 
 	// policy_bundle_url: downloaded, verified, kept as a verified copy.
 	var etag string
+	var degraded *LoadError
 	urlChanged := false
 	if u := cfg.Policy.PolicyBundleURL; u != "" {
 		snap.Source = "url"
@@ -103,6 +104,12 @@ func (s *Source) Load(ctx context.Context, force bool) (*Snapshot, error) {
 		switch {
 		case errors.Is(err, bundle.ErrNotModified):
 			s.pending = pendingBundle{s.urlBundle, s.urlRev}
+		case err != nil && s.urlBundle != "" && localChanged:
+			// The URL is down, but the local files changed: they apply,
+			// with the verified copy of the URL's bundle in use. The
+			// failed download is still counted and logged (Degraded).
+			s.pending = pendingBundle{s.urlBundle, s.urlRev}
+			degraded = &LoadError{Source: "url", Reason: "download", Err: err}
 		case err != nil:
 			return nil, &LoadError{Source: "url", Reason: "download", Err: err}
 		default:
@@ -179,6 +186,7 @@ func (s *Source) Load(ctx context.Context, force bool) (*Snapshot, error) {
 	}
 	snap.Project = p
 	snap.LoadedAt = time.Now()
+	snap.Degraded = degraded
 	s.fingerprint = fp
 	if urlChanged {
 		s.urlBundle, s.urlRev = s.pending.path, s.pending.rev
