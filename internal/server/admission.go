@@ -274,7 +274,8 @@ func (s *Server) handleAdmission(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, errNotReady)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	// kube-apiserver sends exactly "application/json": no parse for it.
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			writeError(w, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: an AdmissionReview is application/json", ct))
 			return
@@ -315,6 +316,9 @@ func (s *Server) handleAdmission(w http.ResponseWriter, r *http.Request) {
 // object goes in unjudged. A fail-closed answer in time is better; a
 // tenth of the time (at most a second) is kept for answering.
 func evalDeadline(r *http.Request, evalTimeout time.Duration) time.Duration {
+	if r.URL.RawQuery == "" {
+		return evalTimeout
+	}
 	t, err := time.ParseDuration(r.URL.Query().Get("timeout"))
 	if err != nil || t <= 0 {
 		return evalTimeout
@@ -479,7 +483,10 @@ const (
 // them on: control characters as spaces, and when they are too many, each
 // cut to 256 runes, as many as fit, then a count of the rest.
 func admissionWarnings(urgent, other []string) []string {
-	all := append(urgent, other...)
+	all := other // both are the caller's own slices, rewritten in place
+	if len(urgent) > 0 {
+		all = append(urgent, other...)
+	}
 	if len(all) == 0 {
 		return nil
 	}
