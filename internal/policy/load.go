@@ -110,10 +110,17 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 			errs = append(errs, finding.Error{Location: finding.Location{File: root}, Message: "policy path: " + errText(err)})
 			continue
 		}
-		// A file named as a source that is not Rego is a bundle archive,
-		// whatever its name: skipping it would load no policy without a
-		// word (policy_bundle_path: policy.bundle once did).
-		if isBundle(root) || (info.Mode().IsRegular() && !strings.HasSuffix(root, ".rego")) {
+		// A file named as a source that is neither Rego nor a Gatekeeper
+		// object (YAML, JSON: the gatekeeper package reads those) is a
+		// bundle archive, whatever its name: skipping it would load no
+		// policy without a word (policy_bundle_path: policy.bundle once
+		// did). A folder with a .manifest or .signatures.json is a bundle
+		// folder: its data files are data, as in an archive.
+		if isBundle(root) || (info.Mode().IsRegular() && !strings.HasSuffix(root, ".rego") && !isObjectFile(root)) ||
+			(info.IsDir() && isBundleDir(root)) {
+			if !read.First(root) {
+				continue // the same bundle named twice is read once
+			}
 			bmods, data, err := readBundle(root)
 			if err == nil && len(data) > 0 {
 				if set.Data == nil {
@@ -239,6 +246,23 @@ func regoErrors(path string, err error) []finding.Error {
 // RegoErrors turns OPA parse or compile errors into errors with file, line
 // and column.
 func RegoErrors(path string, err error) []finding.Error { return regoErrors(path, err) }
+
+func isObjectFile(p string) bool {
+	switch strings.ToLower(filepath.Ext(p)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+func isBundleDir(dir string) bool {
+	for _, f := range []string{".manifest", ".signatures.json"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err == nil && fi.Mode().IsRegular() {
+			return true
+		}
+	}
+	return false
+}
 
 func isBundle(p string) bool {
 	return strings.HasSuffix(p, ".tar.gz") || strings.HasSuffix(p, ".tgz")

@@ -150,12 +150,20 @@ func TestLoadFoldersBundlesAndErrors(t *testing.T) {
 	write("other/policy.bundle", archive(map[string]string{
 		"/bundled/rule.rego": "package bundled\nimport rego.v1\nviolation contains \"b\" if true\n",
 	}))
+	// Gatekeeper objects named as a source are not archives (the
+	// gatekeeper package reads them).
+	write("gk/templates.yaml", "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\n")
+	// A folder with a .manifest is a bundle folder: its data files load.
+	write("bdir/.manifest", `{"revision": "d", "roots": ["dirdata"]}`)
+	write("bdir/dirdata/data.json", `{"on": true}`)
+	write("bdir/dirdata/p.rego", "package dirdata\nimport rego.v1\nviolation contains \"d\" if data.dirdata.on\n")
 	// Two bundles may not both set one value of data.
 	write("clash.tar.gz", archive(map[string]string{"/bundled/data.json": `{"allowed": false}`}))
 
 	set, errs := Load(context.Background(),
 		WithPaths(filepath.Join(dir, "policies"), filepath.Join(dir, "bundle.tar.gz"), filepath.Join(dir, "missing"),
-			filepath.Join(dir, "other", "policy.bundle"), filepath.Join(dir, "clash.tar.gz")),
+			filepath.Join(dir, "other", "policy.bundle"), filepath.Join(dir, "clash.tar.gz"),
+			filepath.Join(dir, "gk", "templates.yaml"), filepath.Join(dir, "bdir"), filepath.Join(dir, "bundle.tar.gz")),
 		WithInline("custom-security", "package custom.security\nviolation[{\"violated\": true, \"message\": msg}] { msg := \"inline\" }\n"))
 	names := map[string]bool{}
 	for _, p := range set.Policies {
@@ -183,6 +191,14 @@ func TestLoadFoldersBundlesAndErrors(t *testing.T) {
 	}
 	if got, _ := set.Data["bundled"].(map[string]any); got == nil || got["allowed"] != true {
 		t.Errorf("the bundle's data file: set.Data = %v", set.Data)
+	}
+	if got, _ := set.Data["dirdata"].(map[string]any); got == nil || got["on"] != true {
+		t.Errorf("the bundle folder's data file: set.Data = %v", set.Data)
+	}
+	for _, e := range errs {
+		if strings.Contains(e.Location.File, "templates.yaml") || strings.HasSuffix(e.Location.File, "bundle.tar.gz") {
+			t.Errorf("a Gatekeeper file read as a bundle: %v", e)
+		}
 	}
 	var clash bool
 	for _, e := range errs {

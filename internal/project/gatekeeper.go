@@ -30,10 +30,14 @@ func (p *Project) loadGatekeeper(ctx context.Context, cfg *config.Config, o Opti
 		return nil
 	}
 	var paths []string
-	if dir := filepath.Join(o.Dir, "policies"); isDir(dir) {
+	// With a verified copy (attest serve with bundle keys), the bundle
+	// path's own files are not read again: OPA's bundle format carries no
+	// Gatekeeper objects, so a YAML file there is covered by no signature.
+	verified := o.BundleCopy != ""
+	if dir := filepath.Join(o.Dir, "policies"); isDir(dir) && !(verified && sameBundlePath(cfg, o, dir)) {
 		paths = append(paths, dir)
 	}
-	if bp := cfg.Policy.PolicyBundlePath; bp != "" {
+	if bp := cfg.Policy.PolicyBundlePath; bp != "" && !verified {
 		if !filepath.IsAbs(bp) {
 			bp = filepath.Join(o.Dir, bp)
 		}
@@ -85,4 +89,16 @@ func (p *Project) EngineContext() map[string]any { return p.engineContext("admis
 // p.Errors from Open).
 func (p *Project) Exemptions() []exemption.Exemption {
 	return slices.Clone(p.exemptionList)
+}
+
+// sameBundlePath says whether policy_bundle_path names dir.
+func sameBundlePath(cfg *config.Config, o Options, dir string) bool {
+	bp := cfg.Policy.PolicyBundlePath
+	if bp == "" {
+		return false
+	}
+	if !filepath.IsAbs(bp) {
+		bp = filepath.Join(o.Dir, bp)
+	}
+	return filepath.Clean(bp) == filepath.Clean(dir)
 }

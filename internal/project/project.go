@@ -221,7 +221,17 @@ func sources(cfg *config.Config, o Options) ([]policy.Option, []finding.Error, [
 		opts = append(opts, policy.WithBuiltin(library.FS()))
 	}
 	policiesDir := filepath.Join(o.Dir, "policies")
-	if isDir(policiesDir) {
+	bundleIsPolicies := false
+	if bp := cfg.Policy.PolicyBundlePath; bp != "" {
+		path := bp
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(o.Dir, path)
+		}
+		bundleIsPolicies = filepath.Clean(path) == filepath.Clean(policiesDir)
+	}
+	// A verified copy of policies/ replaces the folder: walking it too
+	// would load what the signature does not cover, and the rest twice.
+	if isDir(policiesDir) && !(o.BundleCopy != "" && bundleIsPolicies) {
 		opts = append(opts, policy.WithPaths(policiesDir))
 	}
 	if bp := cfg.Policy.PolicyBundlePath; bp != "" {

@@ -260,10 +260,18 @@ func TestSignedBundlePath(t *testing.T) {
 // is not. It was: OPA's reader skips symbolic links, so the signature
 // checked out, and the project's folder walk then followed the link.
 func TestSignedBundleDirectoryLoadsOnlyWhatWasVerified(t *testing.T) {
+	// bundles/company, and policies/ itself (docs/configuration.md's
+	// example), which the project also walks as its policy folder.
+	for _, dir := range []string{"bundles/company", "policies"} {
+		t.Run(dir, func(t *testing.T) { signedBundleDirectory(t, dir) })
+	}
+}
+
+func signedBundleDirectory(t *testing.T, dir string) {
 	priv, pub := rsaKeys(t)
 	o := newProject(t, map[string]string{
 		".attest/policies.yaml": projectConfig + `policy:
-  policy_bundle_path: bundles/company
+  policy_bundle_path: ` + dir + `
   bundle_verification:
     public_keys:
       - id: ci
@@ -288,14 +296,23 @@ func TestSignedBundleDirectoryLoadsOnlyWhatWasVerified(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files[filepath.Join("bundles", "company", strings.TrimPrefix(h.Name, "/"))] = string(body)
+		files[filepath.Join(dir, strings.TrimPrefix(h.Name, "/"))] = string(body)
 	}
 	files["outside/evil.rego"] = "package company.evil\nimport rego.v1\ndeny contains \"evil\" if true\n"
+	// A Gatekeeper template and constraint linked into the folder: OPA's
+	// verification skips links, so no signature covers them.
+	files["outside/template.yaml"] = denyPodsTemplate
+	files["outside/constraint.yaml"] = denyPodsConstraint
 	writeFiles(t, o.Dir, files)
-	if err := os.Symlink(filepath.Join(o.Dir, "outside", "evil.rego"), filepath.Join(o.Dir, "bundles", "company", "company", "evil.rego")); err != nil {
-		t.Fatal(err)
+	for link, target := range map[string]string{"company/evil.rego": "evil.rego", "template.yaml": "template.yaml", "constraint.yaml": "constraint.yaml"} {
+		if err := os.Symlink(filepath.Join(o.Dir, "outside", target), filepath.Join(o.Dir, dir, link)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ts := start(t, o)
+	if err := ts.Reload(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
 	ts.waitReady(t)
 	if s := ts.Snapshot(); s.Source != "path" || s.Revision != "d1" {
 		t.Fatalf("snapshot %s %q", s.Source, s.Revision)
@@ -305,7 +322,10 @@ func TestSignedBundleDirectoryLoadsOnlyWhatWasVerified(t *testing.T) {
 		names = append(names, m.Path)
 	}
 	if len(names) != 1 || !strings.HasSuffix(names[0], "#company/labels.rego") {
-		t.Fatalf("modules %v, want only the signed company/labels.rego", names)
+		t.Fatalf("modules %v, want only the signed company/labels.rego, once", names)
+	}
+	if gk := ts.Snapshot().Project.Gatekeeper; gk != nil && !gk.Empty() {
+		t.Fatal("unsigned Gatekeeper templates loaded from the bundle folder")
 	}
 }
 
