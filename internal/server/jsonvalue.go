@@ -367,11 +367,17 @@ func (p *jsonParser) number() (ast.Value, error) {
 		}
 	}
 	text := p.data[start:p.i]
-	// Without an exponent, a number needs over 30,000 digits to reach the
-	// limit below; only the rare ones that could are checked.
-	if (exponent || len(text) > maxPlainDigits) && !numberInRange(string(text)) {
+	// A long number costs OPA time that grows faster than its length at
+	// every comparison (big.Float: a 6 MB number took 50 s), and no
+	// Kubernetes field holds one: refused, as the limit below would not
+	// catch a long number without an exponent.
+	if len(text) > maxNumberText {
 		p.i = start
-		return nil, p.errorf("number too big")
+		return nil, p.errorf("number of %d characters (at most %d)", len(text), maxNumberText)
+	}
+	if exponent && !numberInRange(text) {
+		p.i = start
+		return nil, p.errorf("number out of range (its exponent is beyond what OPA evaluates)")
 	}
 	return ast.Number(text), nil
 }
@@ -383,12 +389,15 @@ func (p *jsonParser) number() (ast.Value, error) {
 // must keep to it as those made by InterfaceToValue do.
 const maxNumberExp = 1e5
 
-// maxPlainDigits is the longest number without an exponent that cannot
-// exceed maxNumberExp (10^30000 is about 2^99658).
-const maxPlainDigits = 30000
+// maxNumberText is the longest number read. Without an exponent, such a
+// number is always within maxNumberExp (10^1000 is about 2^3322).
+const maxNumberText = 1000
 
-func numberInRange(s string) bool {
-	f, ok := new(big.Float).SetString(s)
+// numberInRange says whether a number with an exponent is within OPA's
+// limit, as its validateNumber decides (the text is at most
+// maxNumberText long, so parsing it is cheap).
+func numberInRange(s []byte) bool {
+	f, ok := new(big.Float).SetString(string(s))
 	if !ok || f.IsInf() {
 		return false
 	}

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -19,6 +22,11 @@ func reference(data []byte) (ast.Value, error) {
 	if err := dec.Decode(&x); err != nil {
 		return nil, err
 	}
+	// parseJSONValue refuses numbers longer than maxNumberText, which OPA
+	// takes (and then compares slowly): the one intended difference.
+	if hasLongNumber(x) {
+		return nil, errTrailing
+	}
 	if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) > 0 {
 		return nil, errTrailing
 	}
@@ -26,6 +34,22 @@ func reference(data []byte) (ast.Value, error) {
 }
 
 var errTrailing = os.ErrInvalid
+
+func hasLongNumber(x any) bool {
+	switch v := x.(type) {
+	case json.Number:
+		return len(v) > maxNumberText
+	case []any:
+		return slices.ContainsFunc(v, hasLongNumber)
+	case map[string]any:
+		for _, e := range v {
+			if hasLongNumber(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 func checkAgainstReference(t *testing.T, data []byte) {
 	t.Helper()
@@ -126,5 +150,33 @@ func TestDecodeAdmissionAgrees(t *testing.T) {
 				t.Errorf("%s: object %v, want %v", data, c.v, want)
 			}
 		}
+	}
+}
+
+// TestNumberRangeAgreesWithOPA: numbers with an exponent are refused
+// exactly when OPA's validateNumber refuses them, at and around the
+// limit; numbers over maxNumberText characters are refused whatever OPA
+// says.
+func TestNumberRangeAgreesWithOPA(t *testing.T) {
+	var cases []string
+	for _, m := range []string{"1", "9.99", "0.5", "5", "0.0000123", "123456789012345678901234567890123456789012345", "-3"} {
+		for _, e := range []int{30097, 30100, 30101, 30102, 30103, 30104, 30107, 30110, 100000} {
+			cases = append(cases, m+"e"+strconv.Itoa(e), m+"e-"+strconv.Itoa(e))
+		}
+	}
+	cases = append(cases, "0e1000000000", "-0.000e-99999999999999999999", "1e99999999999999999999", "0.0e0")
+	for _, c := range cases {
+		_, oerr := ast.InterfaceToValue(json.Number(c))
+		if got := numberInRange([]byte(c)); got != (oerr == nil) {
+			t.Errorf("%s: in range %v, OPA says %v", c, got, oerr)
+		}
+	}
+	for _, long := range []string{strings.Repeat("9", maxNumberText+1), "0." + strings.Repeat("0", maxNumberText) + "1"} {
+		if _, err := parseJSONValue([]byte(`{"replicas":`+long+`}`), 16, nil); err == nil || !strings.Contains(err.Error(), "at most 1000") {
+			t.Errorf("a number of %d characters: %v", len(long), err)
+		}
+	}
+	if _, err := parseJSONValue([]byte(strings.Repeat("9", maxNumberText)), 16, nil); err != nil {
+		t.Errorf("a number of %d characters: %v", maxNumberText, err)
 	}
 }

@@ -161,7 +161,7 @@ func TestBadInput(t *testing.T) {
 		{"a longer content type", "application/jsonx", good, 415, "application/json"},
 		// Valid JSON, but beyond what OPA can compare: it panicked inside the
 		// evaluation and the connection closed without an answer.
-		{"huge number", "application/json", []byte(strings.Replace(string(good), `"replicas":2`, `"replicas":1e1000000000`, 1)), 400, "number too big"},
+		{"huge number", "application/json", []byte(strings.Replace(string(good), `"replicas":2`, `"replicas":1e1000000000`, 1)), 400, "number out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
