@@ -14,6 +14,10 @@ import (
 // maxEntries caps the files of one archive: a policy bundle has tens.
 const maxEntries = 10000
 
+// maxName caps an entry's name (and link target): paths of a policy
+// bundle are short.
+const maxName = 4096
+
 // checkArchive reads the headers of a bundle archive, and no file's
 // content beyond what skipping it takes, before OPA reads it. OPA's
 // tarball loader makes a buffer of the size a header declares before
@@ -40,13 +44,20 @@ func checkArchive(data []byte) error {
 		if n == maxEntries {
 			return fmt.Errorf("over %d entries", maxEntries)
 		}
-		if h.Typeflag != tar.TypeReg {
-			continue // OPA reads regular files only
+		// A name of a megabyte, 10,000 times, is 10 GB of names before a
+		// byte of content.
+		if len(h.Name) > maxName || len(h.Linkname) > maxName {
+			return fmt.Errorf("entry %.64s…: a name of %d bytes (at most %d)", h.Name, max(len(h.Name), len(h.Linkname)), maxName)
 		}
+		// Every entry's content is decompressed to skip it, whatever its
+		// type, so every entry counts.
 		if h.Size < 0 || h.Size > MaxSize-total {
 			return fmt.Errorf("entry %s: %d bytes: the files of a bundle may hold %d bytes in all", h.Name, h.Size, MaxSize)
 		}
 		total += h.Size
+		if h.Typeflag != tar.TypeReg {
+			continue // OPA reads regular files only
+		}
 		name := path.Clean("/" + strings.TrimPrefix(h.Name, "./"))
 		if seen[name] {
 			return fmt.Errorf("entry %s: appears twice", h.Name)

@@ -13,6 +13,7 @@ type entry struct {
 	name string
 	size int64 // declared size
 	data io.Reader
+	typ  byte // tar.TypeReg when 0
 }
 
 // archive writes entries as a gzipped tar; an entry without data gets a
@@ -23,7 +24,11 @@ func archive(t testing.TB, entries ...entry) []byte {
 	zw := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(zw)
 	for _, e := range entries {
-		if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: e.size, Typeflag: tar.TypeReg}); err != nil {
+		typ := e.typ
+		if typ == 0 {
+			typ = tar.TypeReg
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: e.size, Typeflag: typ}); err != nil {
 			t.Fatal(err)
 		}
 		if e.data == nil {
@@ -65,6 +70,8 @@ func TestHostileArchives(t *testing.T) {
 		{"a path twice", archive(t, rule(), named("./p.rego", text("package p\nx := 2\n"))), "entry ./p.rego: appears twice"},
 		{"not gzip", []byte("plain text, not an archive"), "not a gzip archive"},
 		{"truncated", archive(t, rule())[:40], "read"},
+		{"a name of 64 KiB", archive(t, named(strings.Repeat("n", 64<<10)+".rego", text("package p\n"))), "a name of 65541 bytes"},
+		{"content of entries OPA skips counts too", archive(t, rule(), entry{name: "big.bin", size: 65 << 20, typ: 'Z'}), "the files of a bundle may hold"},
 		{"empty", archive(t, named(".manifest", text(`{"revision":"r"}`))), "no Rego and no data"},
 		{"delta", archive(t, named("patch.json", text(`{"data":[{"op":"upsert","path":"/a","value":1}]}`))), "a delta bundle"},
 	} {
