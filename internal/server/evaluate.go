@@ -50,19 +50,16 @@ func (s *Server) handleEvaluate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	// One at a time, and the body is read only once it is this request's
-	// turn: the ones waiting hold no more than the kernel's buffers.
-	// The wait counts against the evaluation's deadline: a request that
-	// cannot start in time is told to come back, so waiting ones do not
-	// pile up (a client that left is not noticed before its body is read).
-	ctx, cancel := context.WithTimeout(r.Context(), s.o.evalTimeout)
-	defer cancel()
+	// At most evaluateQueue requests hold a body (2 MiB each at most);
+	// more are told to come back at once. The body is read before the
+	// one evaluation slot is taken, so a slow upload holds a place in the
+	// queue, not the slot, and its reading does not count against the
+	// evaluation's deadline.
 	select {
-	case s.evaluating <- struct{}{}:
-		defer func() { <-s.evaluating }()
-	case <-ctx.Done():
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, errors.New("busy: another /v1/evaluate request is running; try again"))
+	case s.evalQueue <- struct{}{}:
+		defer func() { <-s.evalQueue }()
+	default:
+		busy(w)
 		return
 	}
 	body, code, err := readBody(w, r, s.o.evalLimit)
@@ -70,6 +67,20 @@ func (s *Server) handleEvaluate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, err)
 		return
 	}
+	// One evaluation at a time; a request that cannot start within the
+	// deadline is told to come back.
+	wait, stopWait := context.WithTimeout(r.Context(), s.o.evalTimeout)
+	select {
+	case s.evaluating <- struct{}{}:
+		stopWait()
+		defer func() { <-s.evaluating }()
+	case <-wait.Done():
+		stopWait()
+		busy(w)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.o.evalTimeout)
+	defer cancel()
 	p := snap.Project
 	// A loader of its own reads the body as stdin; every other setting is
 	// the defaults the project's loader has too.
@@ -95,4 +106,10 @@ func (s *Server) handleEvaluate(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Attest-Exit-Code", strconv.Itoa(exit))
 	_, _ = w.Write(buf.Bytes())
+}
+
+// busy answers a /v1/evaluate that cannot be taken now.
+func busy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, errors.New("busy: other /v1/evaluate requests are running; try again"))
 }

@@ -52,10 +52,36 @@ func TestEvaluateLimits(t *testing.T) {
 		t.Fatalf("after the slot freed: HTTP %d", code)
 	}
 
+	// A slow upload holds a place in the queue, not the evaluation slot:
+	// another request is answered while it trickles.
+	slow, err := net.Dial("tcp", strings.TrimPrefix(ts.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if _, err := slow.Write([]byte("POST /v1/evaluate HTTP/1.1\r\nHost: attest\r\nContent-Length: 4000\r\n\r\napiVersion: v1\n")); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := ts.post(t, "/v1/evaluate", "application/yaml", pod); code != 200 {
+		t.Fatalf("while another client uploads slowly: HTTP %d: %s", code, body)
+	}
+	slow.Close()
+	// A full queue is told to come back at once.
+	for range cap(ts.evalQueue) {
+		ts.evalQueue <- struct{}{}
+	}
+	code, body := ts.post(t, "/v1/evaluate", "application/yaml", pod)
+	for range cap(ts.evalQueue) {
+		<-ts.evalQueue
+	}
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("queue full: HTTP %d: %s", code, body)
+	}
+
 	// A request that cannot start within the evaluation deadline is told
 	// to come back (503, Retry-After) instead of waiting on.
 	ts.evaluating <- struct{}{}
-	code, body := ts.post(t, "/v1/evaluate", "application/yaml", pod)
+	code, body = ts.post(t, "/v1/evaluate", "application/yaml", pod)
 	<-ts.evaluating
 	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "busy") {
 		t.Fatalf("while busy past the deadline: HTTP %d: %s", code, body)

@@ -41,13 +41,16 @@ const (
 	// nodes, OPA values, findings), so 2 MiB stays within deploy/'s
 	// 256 MiB beside admission traffic.
 	DefaultEvaluateBodyLimit = 2 << 20
-	DefaultEvalTimeout       = 3 * time.Second
-	DefaultReadTimeout       = 10 * time.Second
-	DefaultWriteTimeout      = 15 * time.Second
-	DefaultIdleTimeout       = 90 * time.Second
-	DefaultShutdown          = 20 * time.Second
-	DefaultPoll              = 30 * time.Second
-	maxPollBackoff           = 5 * time.Minute
+	// evaluateQueue is how many /v1/evaluate requests may hold a body at
+	// once (one evaluating, the others waiting for it).
+	evaluateQueue       = 4
+	DefaultEvalTimeout  = 3 * time.Second
+	DefaultReadTimeout  = 10 * time.Second
+	DefaultWriteTimeout = 15 * time.Second
+	DefaultIdleTimeout  = 90 * time.Second
+	DefaultShutdown     = 20 * time.Second
+	DefaultPoll         = 30 * time.Second
+	maxPollBackoff      = 5 * time.Minute
 )
 
 // Snapshot is one loaded and compiled set of policies with the
@@ -101,6 +104,8 @@ type Server struct {
 	// evaluating admits one /v1/evaluate at a time: each can hold
 	// ~100 MiB, and admission must keep its memory.
 	evaluating chan struct{}
+	// evalQueue bounds the /v1/evaluate requests that hold a body.
+	evalQueue chan struct{}
 	// firstLoad is closed once Run's first load has been tried.
 	firstLoad chan struct{}
 }
@@ -223,7 +228,7 @@ func New(opts ...Option) (*Server, error) {
 	if o.metrics == nil {
 		o.metrics = metrics.New(metrics.WithRuntime(), metrics.WithServer())
 	}
-	s := &Server{o: o, metrics: o.metrics, log: o.logger, evaluating: make(chan struct{}, 1), firstLoad: make(chan struct{})}
+	s := &Server{o: o, metrics: o.metrics, log: o.logger, evaluating: make(chan struct{}, 1), evalQueue: make(chan struct{}, evaluateQueue), firstLoad: make(chan struct{})}
 	if o.decisionLog != nil {
 		s.dlogW = newBatchWriter(o.decisionLog)
 		s.dlog = slog.New(slog.NewJSONHandler(s.dlogW, nil))
