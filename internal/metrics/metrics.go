@@ -277,6 +277,12 @@ func PolicyNames[T interface{ comparable }](list []T, name func(T) string) []str
 // BundleLoaded records a successful load: its time, source and revision.
 func (m *Metrics) BundleLoaded(at time.Time, source, revision string, policies int) {
 	m.bundleLoad.Set(float64(at.UnixNano()) / 1e9)
+	m.BundleSwapped(source, revision, policies)
+}
+
+// BundleSwapped records the policies now in use without calling the load
+// a success: a load that went on with a download failing (Degraded).
+func (m *Metrics) BundleSwapped(source, revision string, policies int) {
 	m.bundleInfo.Reset()
 	m.bundleInfo.WithLabelValues(source, revision).Set(1)
 	m.policies.Set(float64(policies))

@@ -209,6 +209,7 @@ func TestSignedBundleFromURL(t *testing.T) {
 	// beside the verified copy of v2, and the download failure is counted.
 	bs.set(nil, `"down"`, "500")
 	failed := sample(ts.scrape(t), "attest_bundle_load_failures_total", map[string]string{"source": "url", "reason": "download"})
+	lastGood := sample(ts.scrape(t), "attest_bundle_last_successful_load_timestamp_seconds", nil)
 	writeFiles(t, o.Dir, map[string]string{"policies/local.rego": "package local\n\nimport rego.v1\n\ndeny contains \"local rule\" if input.resource.kind == \"Pod\"\n"})
 	if err := ts.Reload(ctx, false); err != nil {
 		t.Fatalf("local change while the URL is down: %v", err)
@@ -217,6 +218,9 @@ func TestSignedBundleFromURL(t *testing.T) {
 	deny("pod has no cost-center label")
 	if v := sample(ts.scrape(t), "attest_bundle_load_failures_total", map[string]string{"source": "url", "reason": "download"}); v != failed+1 {
 		t.Errorf("download failures %v, want %v", v, failed+1)
+	}
+	if v := sample(ts.scrape(t), "attest_bundle_last_successful_load_timestamp_seconds", nil); v != lastGood {
+		t.Errorf("a load with the URL down moved the last good load from %v to %v", lastGood, v)
 	}
 }
 
