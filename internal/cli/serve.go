@@ -100,6 +100,10 @@ func runServe(ctx context.Context, s Streams, f *serveFlags) error {
 	opts := f.project.options(s)
 	opts.Stdin = nil
 	opts.Debug = nil // policy.debug output would interleave with the JSON log
+	opts.OnPanic = func(v any, stack []byte) {
+		logger.Error("policy evaluation panicked; the policy is reported as failed",
+			slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(stack)))
+	}
 	gopts, closeStore, err := serveGovernance(ctx, opts, f, logger)
 	if err != nil {
 		return err

@@ -45,6 +45,7 @@ type Engine struct {
 	verifier          attestation.Verifier
 	context           *ast.Term
 	debug             io.Writer
+	onPanic           func(any, []byte)
 	debugMu           sync.Mutex
 	review            bool // a Gatekeeper-style policy is enabled: build input.review
 	engine            string
@@ -84,6 +85,7 @@ type options struct {
 	engine   string
 	data     map[string]any
 	first    FirstPass
+	onPanic  func(any, []byte)
 }
 
 // FirstPass is a source of policies that must see every input before any
@@ -122,6 +124,16 @@ func WithDebug(w io.Writer) Option { return func(o *options) { o.debug = w } }
 // WithEngineName sets the engine label findings carry ("opa" by default).
 func WithEngineName(name string) Option { return func(o *options) { o.engine = name } }
 
+// errDeadline is an evaluation cut short by its caller's deadline.
+var errDeadline = errors.New("the deadline of the request passed before the policies were evaluated")
+
+// WithPanicHandler is told of a panic in an evaluation (the value and the
+// stack), which the engine turns into an error finding: a server logs it,
+// as policy.debug may be off.
+func WithPanicHandler(fn func(v any, stack []byte)) Option {
+	return func(o *options) { o.onPanic = fn }
+}
+
 // WithData sets the base document under data (Gatekeeper's data.inventory).
 // Policies are compiled under their own packages, so the keys here must not
 // be package names; SetData replaces a key later.
@@ -149,6 +161,7 @@ func New(ctx context.Context, set *policy.Set, opts ...Option) (*Engine, []findi
 		verifier: o.verifier,
 		context:  ast.NewTerm(ctxVal),
 		debug:    o.debug,
+		onPanic:  o.onPanic,
 		perPol:   make([]lazyQuery, len(c.policies)),
 		engine:   o.engine,
 		first:    o.first,
@@ -414,7 +427,7 @@ func (e *Engine) Evaluate(ctx context.Context, r *manifest.Resource, call Call) 
 		case ctx.Err() != nil:
 			cause := ctx.Err()
 			if errors.Is(cause, context.DeadlineExceeded) {
-				cause = errors.New("the deadline of the request passed before the policies were evaluated")
+				cause = errDeadline
 			}
 			return []finding.Finding{e.errorFinding(r, nil, cause)}
 		default:
@@ -456,8 +469,12 @@ func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, input ast.
 	// policy and reports the one that failed as an error finding.
 	defer func() {
 		if r := recover(); r != nil {
-			e.debugf("evaluation panicked: %v\n%s", r, debug.Stack())
-			b, err = nil, fmt.Errorf("evaluation failed: internal error in the policy engine: %v", r)
+			stack := debug.Stack()
+			e.debugf("evaluation panicked: %v\n%s", r, stack)
+			if e.onPanic != nil {
+				e.onPanic(r, stack)
+			}
+			b, err = nil, fmt.Errorf("internal error in the policy engine: %v", r)
 		}
 	}()
 	ectx, cancel := context.WithTimeout(ctx, e.timeout)
@@ -472,7 +489,11 @@ func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, input ast.
 	// for every evaluation, which nothing here reads.
 	rs, err := pq.Eval(ectx, rego.EvalParsedInput(input), rego.EvalExternalCancel(c), rego.EvalMetrics(metrics.NoOp()))
 	if err != nil {
-		if errors.Is(ectx.Err(), context.DeadlineExceeded) {
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			// The caller's deadline (the request's), not this policy's.
+			err = errDeadline
+		case errors.Is(ectx.Err(), context.DeadlineExceeded):
 			err = fmt.Errorf("evaluation timed out after %s", e.timeout)
 		}
 		return nil, err

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -264,7 +265,9 @@ violation contains "few replicas" if input.resource.spec.replicas < 2
 import rego.v1
 violation contains "good fired" if input.resource.kind == "Deployment"
 `
-	e := newEngine(t, load(t, map[string]string{"cmp.rego": cmpReplicas, "good.rego": good}))
+	var panics []string
+	e := newEngine(t, load(t, map[string]string{"cmp.rego": cmpReplicas, "good.rego": good}),
+		WithPanicHandler(func(v any, stack []byte) { panics = append(panics, fmt.Sprint(v)+"\n"+string(stack)) }))
 	obj := ast.NewObject(
 		[2]*ast.Term{ast.StringTerm("apiVersion"), ast.StringTerm("apps/v1")},
 		[2]*ast.Term{ast.StringTerm("kind"), ast.StringTerm("Deployment")},
@@ -283,6 +286,37 @@ violation contains "good fired" if input.resource.kind == "Deployment"
 	}
 	if !sawErr || !sawGood {
 		t.Fatalf("want an error finding for cmp and good's finding, got %+v", fs)
+	}
+	if len(panics) == 0 || !strings.Contains(panics[0], "illegal value") || !strings.Contains(panics[0], "goroutine") {
+		t.Fatalf("the panic handler was not told, with the stack: %q", panics)
+	}
+}
+
+// TestRequestDeadlineNamedAsSuch: when the caller's deadline cuts the
+// policy-by-policy evaluation short, the finding says so, not that the
+// policy's own (longer) timeout ran out.
+func TestRequestDeadlineNamedAsSuch(t *testing.T) {
+	slow := `package slow
+import rego.v1
+violation contains "impossible" if {
+	some i in numbers.range(1, 100000)
+	some j in numbers.range(1, 100000)
+	i * j == -1
+}
+`
+	conflict := `package conflict
+import rego.v1
+x := 1 if input.resource.kind == "Deployment"
+x := 2 if input.resource.metadata.name == "web"
+violation contains "never" if x == 3
+`
+	e := newEngine(t, load(t, map[string]string{"slow.rego": slow, "conflict.rego": conflict}), WithTimeout(time.Minute))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	fs := e.Evaluate(ctx, resource(t, privilegedDeployment), Call{})
+	i := slices.IndexFunc(fs, func(f finding.Finding) bool { return f.Kind == finding.KindError && strings.Contains(f.Message, "deadline of the request") })
+	if i < 0 || strings.Contains(fs[i].Message, "timed out after 1m") {
+		t.Fatalf("findings %+v, want the request's deadline named", fs)
 	}
 }
 

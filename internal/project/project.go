@@ -62,6 +62,9 @@ type Options struct {
 	// BundleURLLoaded says the caller loads policy_bundle_url itself (the
 	// server), so no note says the command line does not.
 	BundleURLLoaded bool
+	// OnPanic is told of a panic in a policy evaluation (engine
+	// WithPanicHandler); the server logs it.
+	OnPanic func(v any, stack []byte)
 }
 
 // Project is everything loaded.
@@ -134,6 +137,9 @@ func Open(ctx context.Context, o Options) (*Project, error) {
 	}
 	if cfg.Policy.Debug && o.Debug != nil {
 		eopts = append(eopts, engine.WithDebug(o.Debug))
+	}
+	if o.OnPanic != nil {
+		eopts = append(eopts, engine.WithPanicHandler(o.OnPanic))
 	}
 	eopts = append(eopts, gkOpts...)
 	eng, cerrs, err := engine.New(ctx, set, eopts...)
