@@ -314,7 +314,9 @@ violation contains "never" if x == 3
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	fs := e.Evaluate(ctx, resource(t, privilegedDeployment), Call{})
-	i := slices.IndexFunc(fs, func(f finding.Finding) bool { return f.Kind == finding.KindError && strings.Contains(f.Message, "deadline of the request") })
+	i := slices.IndexFunc(fs, func(f finding.Finding) bool {
+		return f.Kind == finding.KindError && strings.Contains(f.Message, "deadline of the request")
+	})
 	if i < 0 || strings.Contains(fs[i].Message, "timed out after 1m") {
 		t.Fatalf("findings %+v, want the request's deadline named", fs)
 	}
