@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -314,7 +315,7 @@ func (s *Server) handleAdmission(w http.ResponseWriter, r *http.Request) {
 // rounded up to a second) says so. An answer after the API server gave
 // up is never read: failurePolicy decides instead, and with Ignore the
 // object goes in unjudged. A fail-closed answer in time is better; a
-// tenth of the time (at most a second) is kept for answering.
+// second and a tenth is kept for kube's rounding and for answering.
 func evalDeadline(r *http.Request, evalTimeout time.Duration) time.Duration {
 	if r.URL.RawQuery == "" {
 		return evalTimeout
@@ -323,7 +324,13 @@ func evalDeadline(r *http.Request, evalTimeout time.Duration) time.Duration {
 	if err != nil || t <= 0 {
 		return evalTimeout
 	}
-	return min(evalTimeout, t-min(t/10, time.Second))
+	// client-go rounds what is left up to a whole second, so up to a
+	// second of it may already be gone; 100 ms more is kept for the
+	// answer. Below that, half of what it says.
+	if t > 2*time.Second {
+		return min(evalTimeout, t-time.Second-100*time.Millisecond)
+	}
+	return min(evalTimeout, t/2)
 }
 
 // decisionRecord is one line of the decision log: who asked what, and
@@ -485,20 +492,30 @@ const (
 func admissionWarnings(urgent, other []string) []string {
 	all := other // both are the caller's own slices, rewritten in place
 	if len(urgent) > 0 {
-		all = append(urgent, other...)
+		all = slices.Concat(urgent, other)
 	}
 	if len(all) == 0 {
 		return nil
 	}
+	// kube-apiserver passes each text once; so does attest, so the count
+	// of what is left out counts what would have been shown.
+	seen := make(map[string]bool, len(all))
 	total := 0
-	for i, w := range all {
-		all[i] = warningText(w)
-		total += utf8.RuneCountInString(all[i])
+	kept := all[:0]
+	for _, w := range all {
+		w = warningText(w)
+		if seen[w] {
+			continue
+		}
+		seen[w] = true
+		kept = append(kept, w)
+		total += utf8.RuneCountInString(w)
 	}
+	all = kept
 	if total <= warningsTotalRunes {
 		return all
 	}
-	const room = 64 // for the count of what is left out
+	const room = 128 // for the count of what is left out (about 90 runes)
 	out := make([]string, 0, len(all))
 	used := 0
 	for i, w := range all {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -16,6 +17,26 @@ func TestAdmissionWarnings(t *testing.T) {
 			t.Fatalf("%q", got)
 		}
 	})
+	t.Run("the same text once, as kube-apiserver passes it", func(t *testing.T) {
+		got := admissionWarnings([]string{"u"}, []string{"a", "u", "a", "b"})
+		if strings.Join(got, ",") != "u,a,b" {
+			t.Fatalf("%q", got)
+		}
+	})
+	t.Run("the count of the rest fits the budget", func(t *testing.T) {
+		var many []string
+		for i := range 1000 {
+			many = append(many, fmt.Sprintf("w%08d", i))
+		}
+		got := admissionWarnings(nil, many)
+		total := 0
+		for _, w := range got {
+			total += utf8.RuneCountInString(w)
+		}
+		if total > warningsTotalRunes || !strings.Contains(got[len(got)-1], "more warnings not shown") {
+			t.Fatalf("%d runes in all; last %q", total, got[len(got)-1])
+		}
+	})
 	t.Run("few are kept whole and in order", func(t *testing.T) {
 		got := admissionWarnings([]string{"urgent"}, []string{"a", strings.Repeat("b", 1000)})
 		if len(got) != 3 || got[0] != "urgent" || len(got[2]) != 1000 {
@@ -24,8 +45,8 @@ func TestAdmissionWarnings(t *testing.T) {
 	})
 	t.Run("many: urgent first, within kube's budget, the rest counted", func(t *testing.T) {
 		var many []string
-		for range 200 {
-			many = append(many, "[probe] "+strings.Repeat("x", 300))
+		for i := range 200 {
+			many = append(many, fmt.Sprintf("[probe] %d ", i)+strings.Repeat("x", 300))
 		}
 		got := admissionWarnings([]string{"attest: EMERGENCY OVERRIDE e1 lets through: [p] m"}, many)
 		if !strings.HasPrefix(got[0], "attest: EMERGENCY OVERRIDE") {
@@ -59,8 +80,11 @@ func TestEvalDeadline(t *testing.T) {
 	}{
 		{"", 3 * time.Second},
 		{"?timeout=10s", 3 * time.Second},
-		{"?timeout=2s", 1800 * time.Millisecond},
-		{"?timeout=1s", 900 * time.Millisecond},
+		{"?timeout=5s", 3 * time.Second},
+		{"?timeout=4s", 2900 * time.Millisecond},
+		{"?timeout=3s", 1900 * time.Millisecond},
+		{"?timeout=2s", time.Second},
+		{"?timeout=1s", 500 * time.Millisecond},
 		{"?timeout=30s", 3 * time.Second},
 		{"?timeout=nonsense", 3 * time.Second},
 		{"?timeout=-1s", 3 * time.Second},
