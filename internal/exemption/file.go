@@ -160,6 +160,29 @@ func (p *parser) parse(data []byte) {
 	for _, item := range seq.Content {
 		p.entry(item)
 	}
+	p.assignIDs()
+}
+
+// assignIDs names the entries without an id by their target. Two entries
+// for one target are allowed (a renewal beside the entry it renews): the
+// second gets "#2", and so does a target whose plain id an explicit id
+// took.
+func (p *parser) assignIDs() {
+	for i := range p.list {
+		e := &p.list[i]
+		if e.ID != "" {
+			continue
+		}
+		base := strings.Replace(e.Target(), " on ", ":", 1)
+		e.ID = base
+		for n := 2; ; n++ {
+			if _, dup := p.ids[e.ID]; !dup {
+				break
+			}
+			e.ID = base + "#" + strconv.Itoa(n)
+		}
+		p.ids[e.ID] = e.Location.Line
+	}
 }
 
 // firstAnchor is the first node under n (n included) with an anchor or
@@ -352,17 +375,8 @@ func (p *parser) entry(item *yaml.Node) {
 		p.ids = map[string]int{}
 	}
 	if e.ID == "" {
-		// Two entries for one target are allowed (a renewal beside the
-		// entry it renews); the second gets "#2".
-		base := strings.Replace(e.Target(), " on ", ":", 1)
-		e.ID = base
-		for n := 2; ; n++ {
-			if _, dup := p.ids[e.ID]; !dup {
-				break
-			}
-			e.ID = base + "#" + strconv.Itoa(n)
-		}
-		p.ids[e.ID] = item.Line
+		// Named once every explicit id is known (assignIDs), so which one
+		// gets "#2" does not depend on the order of the entries.
 	} else {
 		if line, dup := p.ids[e.ID]; dup {
 			p.errorf(idNode, "id %q is used twice (first on line %d)", e.ID, line)
