@@ -330,18 +330,19 @@ func (s *Service) close(ctx context.Context, id string, by Actor, comment, actio
 		if err != nil {
 			return err
 		}
-		// Time ends an exemption first: one that ran out is recorded as
-		// expired, not rejected or revoked after the fact.
-		if now := s.clock(); (e.Status == store.StatusPending || e.Status == store.StatusApproved) && !now.Before(e.ExpiresAt) {
-			expired = &ExpiredError{ID: e.ID, ExpiresAt: e.ExpiresAt, Action: action}
-			out, err = s.expire(ctx, tx, e, now)
-			return err
-		}
 		who := normalize(by.Name)
 		if who == "" {
 			return &InvalidError{msg: "no approver given (--approver)"}
 		}
 		if err := allowed(e, who); err != nil {
+			return err
+		}
+		// Time ended it first: one that ran out is recorded as expired,
+		// not rejected or revoked after the fact. (Who asks is checked
+		// before: someone without the right learns nothing more.)
+		if now := s.clock(); !now.Before(e.ExpiresAt) {
+			expired = &ExpiredError{ID: e.ID, ExpiresAt: e.ExpiresAt, Action: action}
+			out, err = s.expire(ctx, tx, e, now)
 			return err
 		}
 		now := s.clock()

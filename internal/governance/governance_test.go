@@ -188,6 +188,10 @@ func TestWorkflow(t *testing.T) {
 		// recorded as expired.
 		r4, _ := svc.Request(ctx, request())
 		clk.add(31 * 24 * time.Hour)
+		// Someone without the right is refused as such, expired or not.
+		if _, err := svc.Reject(ctx, r4.ID, self("mallory@evil.example"), ""); err == nil || errors.As(err, &exp) {
+			t.Fatalf("a stranger rejecting an expired request: %v", err)
+		}
 		if r4, err = svc.Reject(ctx, r4.ID, self("carol@company.com"), ""); !errors.As(err, &exp) || r4.Status != store.StatusExpired {
 			t.Fatalf("reject after expiry: %+v %v", r4, err)
 		}
