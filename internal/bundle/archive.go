@@ -14,6 +14,9 @@ import (
 // maxEntries caps the files of one archive: a policy bundle has tens.
 const maxEntries = 10000
 
+// MaxRegoFile caps one Rego file, in a bundle as in a policy folder.
+const MaxRegoFile = 8 << 20
+
 // maxName caps an entry's name (and link target): paths of a policy
 // bundle are short.
 const maxName = 4096
@@ -57,6 +60,12 @@ func checkArchive(data []byte) error {
 		total += h.Size
 		if h.Typeflag != tar.TypeReg {
 			continue // OPA reads regular files only
+		}
+		// A Rego module takes hundreds of times its size once parsed (a
+		// 16 MiB list of zeros, 4.7 GB): the limit of a policy folder's
+		// files holds here too.
+		if strings.HasSuffix(h.Name, ".rego") && h.Size > MaxRegoFile {
+			return fmt.Errorf("entry %s: %d bytes: a Rego file may hold %d", h.Name, h.Size, MaxRegoFile)
 		}
 		name := path.Clean("/" + strings.TrimPrefix(h.Name, "./"))
 		if seen[name] {

@@ -72,6 +72,7 @@ func TestHostileArchives(t *testing.T) {
 		{"truncated", archive(t, rule())[:40], "read"},
 		{"a name of 64 KiB", archive(t, named(strings.Repeat("n", 64<<10)+".rego", text("package p\n"))), "a name of 65541 bytes"},
 		{"content of entries OPA skips counts too", archive(t, rule(), entry{name: "big.bin", size: 65 << 20, typ: 'Z'}), "the files of a bundle may hold"},
+		{"a Rego file over 8 MiB", archive(t, named("big.rego", zeros(9<<20))), "a Rego file may hold 8388608"},
 		{"empty", archive(t, named(".manifest", text(`{"revision":"r"}`))), "no Rego and no data"},
 		{"delta", archive(t, named("patch.json", text(`{"data":[{"op":"upsert","path":"/a","value":1}]}`))), "a delta bundle"},
 	} {

@@ -18,8 +18,8 @@ import (
 )
 
 // maxRegoFile caps one Rego file; policies are small and a huge file is a
-// mistake (or an attack on the parser).
-const maxRegoFile = 8 << 20
+// mistake (or an attack on the parser). Bundles have the same limit.
+const maxRegoFile = bundle.MaxRegoFile
 
 // Set is everything loaded: the policies that produce findings, every
 // module (helpers too) for the compiler, and the test modules.
