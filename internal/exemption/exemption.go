@@ -149,8 +149,16 @@ func (e Exemption) Target() string {
 // the end of that day in UTC (23:59:59.999999999Z).
 func ParseExpiry(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+	// RFC 3339 allows "t" and "z" in lower case (section 5.6), and a leap
+	// second (":60"), which Go's layout refuses: read as the next second.
+	u := strings.ToUpper(s)
+	if t, err := time.Parse(time.RFC3339Nano, u); err == nil {
 		return t, nil
+	}
+	if len(u) > 19 && u[10] == 'T' && u[16] == ':' && u[17:19] == "60" {
+		if t, err := time.Parse(time.RFC3339Nano, u[:17]+"59"+u[19:]); err == nil {
+			return t.Add(time.Second), nil
+		}
 	}
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
 		return t.AddDate(0, 0, 1).Add(-time.Nanosecond), nil

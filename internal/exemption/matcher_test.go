@@ -458,6 +458,9 @@ func TestParseExpiry(t *testing.T) {
 		{"02/01/2024", time.Time{}, true},
 		{"", time.Time{}, true},
 		{"2024-02-01 12:00:00", time.Time{}, true},
+		{"2099-01-01t00:00:00z", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{"2099-06-30T23:59:60Z", time.Date(2099, 7, 1, 0, 0, 0, 0, time.UTC), false},
+		{"2099-06-30T23:59:61Z", time.Time{}, true},
 	}
 	for _, c := range cases {
 		got, err := ParseExpiry(c.in)
