@@ -124,6 +124,26 @@ func WithDebug(w io.Writer) Option { return func(o *options) { o.debug = w } }
 // WithEngineName sets the engine label findings carry ("opa" by default).
 func WithEngineName(name string) Option { return func(o *options) { o.engine = name } }
 
+// dataConflicts lists the paths of data under ref that rules define too.
+func dataConflicts(c *ast.Compiler, data map[string]any, ref ast.Ref) []finding.Error {
+	var out []finding.Error
+	for _, k := range slices.Sorted(maps.Keys(data)) {
+		r := append(ref.Copy(), ast.StringTerm(k))
+		if rules := c.GetRulesExact(r); len(rules) > 0 {
+			loc := finding.Location{}
+			if l := rules[0].Location; l != nil {
+				loc = finding.Location{File: l.File, Line: l.Row, Column: l.Col}
+			}
+			out = append(out, finding.Error{Location: loc, Message: fmt.Sprintf("bundle data %s is also a rule: a bundle's data may not be where a rule is", r)})
+			continue
+		}
+		if sub, ok := data[k].(map[string]any); ok {
+			out = append(out, dataConflicts(c, sub, r)...)
+		}
+	}
+	return out
+}
+
 // errDeadline is an evaluation cut short by its caller's deadline.
 var errDeadline = errors.New("the deadline of the request passed before the policies were evaluated")
 
@@ -155,6 +175,9 @@ func New(ctx context.Context, set *policy.Set, opts ...Option) (*Engine, []findi
 	if err != nil {
 		return nil, c.errs, fmt.Errorf("engine context: %w", err)
 	}
+	// Bundle data at a path a rule defines would be hidden by the rule
+	// without a word; OPA refuses such a bundle, and so does attest.
+	c.errs = append(c.errs, dataConflicts(c.compiler, set.Data, ast.DefaultRootRef.Copy())...)
 	e := &Engine{
 		c:        c,
 		timeout:  o.timeout,

@@ -616,3 +616,24 @@ violation contains msg if {
 		t.Fatalf("without an old object: %+v", fs)
 	}
 }
+
+// TestBundleDataWhereARuleIs: data at a path a rule defines is an error,
+// as OPA's bundle loading makes it; data beside rules is not.
+func TestBundleDataWhereARuleIs(t *testing.T) {
+	set := load(t, map[string]string{"labels.rego": `package company.labels
+import rego.v1
+deny contains "x" if input.resource.kind == "Secret"
+`})
+	set.Data = map[string]any{"company": map[string]any{"labels": map[string]any{"deny": []any{}, "required": []any{"team"}}}}
+	_, errs, err := New(context.Background(), set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "bundle data data.company.labels.deny is also a rule") || errs[0].Location.Line != 3 {
+		t.Fatalf("errors %+v", errs)
+	}
+	set.Data = map[string]any{"company": map[string]any{"labels": map[string]any{"required": []any{"team"}}}}
+	if _, errs, _ := New(context.Background(), set); len(errs) != 0 {
+		t.Fatalf("data beside rules: %+v", errs)
+	}
+}
