@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -97,4 +99,30 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = Read(data, nil)
 	})
+}
+
+// TestFolderLimits: a bundle folder is held to an archive's limits.
+func TestFolderLimits(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, size int) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, bytes.Repeat([]byte("0"), size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "p.rego"), []byte("package p\nimport rego.v1\nx := 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadPath(dir, nil); err != nil {
+		t.Fatalf("a sound folder: %v", err)
+	}
+	write("a/data.json", 40<<20)
+	write("b/data.json", 40<<20)
+	if _, err := ReadPath(dir, nil); err == nil || !strings.Contains(err.Error(), "may hold 67108864 bytes in all") {
+		t.Fatalf("80 MiB of files: %v", err)
+	}
 }

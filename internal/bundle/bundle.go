@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,6 +142,9 @@ func ReadPath(path string, keys *Keys) (*opabundle.Bundle, error) {
 		}
 		return b, nil
 	}
+	if err := checkDir(path); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
 	b, err := keys.reader(opabundle.NewCustomReader(opabundle.NewDirectoryLoader(path).WithSizeLimitBytes(MaxSize))).Read()
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", path, describe(err, keys))
@@ -150,6 +154,33 @@ func ReadPath(path string, keys *Keys) (*opabundle.Bundle, error) {
 		return nil, fmt.Errorf("bundle %s: %w", path, err)
 	}
 	return cb, nil
+}
+
+// checkDir holds a bundle folder to an archive's limits (checkArchive):
+// the regular files OPA's reader takes, at most 64 MiB together and
+// maxEntries of them, a Rego file at most MaxRegoFile.
+func checkDir(dir string) error {
+	var total int64
+	n := 0
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if n++; n > maxEntries {
+			return fmt.Errorf("over %d files", maxEntries)
+		}
+		if total += info.Size(); total > MaxSize {
+			return fmt.Errorf("%s: the files of a bundle may hold %d bytes in all", p, MaxSize)
+		}
+		if strings.HasSuffix(p, ".rego") && info.Size() > MaxRegoFile {
+			return fmt.Errorf("%s: %d bytes: a Rego file may hold %d", p, info.Size(), MaxRegoFile)
+		}
+		return nil
+	})
 }
 
 // describe makes OPA's verification errors say what the operator should
