@@ -117,6 +117,14 @@ func Open(ctx context.Context, o Options) (*Project, error) {
 	srcs, serrs, notes := sources(cfg, o)
 	p.Errors = append(p.Errors, serrs...)
 	p.Notes = append(p.Notes, notes...)
+	// The spec's own governance example names teams and declares none:
+	// then no one can approve a store request, and an annotation's
+	// approver is not checked against any team. Said, not refused.
+	if g := cfg.Governance; g != nil && len(g.Teams) == 0 && len(g.ExemptionApproval.RequiredTeams) > 0 {
+		p.Notes = append(p.Notes, finding.Note{Location: finding.Location{File: filepath.Join(p.Dir, filepath.FromSlash(config.GovernanceFile))},
+			Message: "governance.exemption_approval.required_teams names " + strings.Join(g.ExemptionApproval.RequiredTeams, ", ") +
+				" but governance.teams declares no team: no one can approve a request in the approval store, and an annotation's approver is not checked against a team; declare the teams' members under governance.teams"})
+	}
 	set, perrs := policy.Load(ctx, srcs...)
 	p.Errors = append(p.Errors, perrs...)
 	p.Policies = set

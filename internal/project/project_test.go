@@ -201,3 +201,22 @@ func TestUnknownPolicyNotes(t *testing.T) {
 		t.Errorf("the original's notes changed: %v", p.Notes)
 	}
 }
+
+// TestRequiredTeamsWithoutTeamsIsNoted: the spec's governance example
+// names required teams and declares none, which leaves store requests
+// unapprovable; the project says so.
+func TestRequiredTeamsWithoutTeamsIsNoted(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, ".attest/governance.yaml", "governance:\n  exemption_approval:\n    required_approvers: 2\n    required_teams: [security-team]\n")
+	p, err := Open(context.Background(), Options{Dir: dir, GlobalFile: filepath.Join(dir, "none.yaml"), NoBuiltin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, n := range p.Notes {
+		found = found || strings.Contains(n.Message, "required_teams names security-team but governance.teams declares no team")
+	}
+	if !found || len(p.Errors) > 0 {
+		t.Fatalf("notes %+v, errors %+v", p.Notes, p.Errors)
+	}
+}
