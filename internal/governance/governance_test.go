@@ -338,6 +338,7 @@ func TestTamper(t *testing.T) {
 			`UPDATE audit_log SET seq = 100 WHERE seq = 2`,
 			`UPDATE audit_log SET seq = 2 WHERE seq = 3`,
 			`UPDATE audit_log SET seq = 3 WHERE seq = 100`}, "reordered", ""},
+		{"garbage in a stored column", []string{`UPDATE exemptions SET approvers = 'garbage' WHERE id = 'exemption-1'`}, "", "exemption exemption-1 cannot be read: approvers"},
 		{"delete an exemption", []string{`DELETE FROM approvals WHERE exemption_id = 'exemption-1'`, `DELETE FROM exemptions WHERE id = 'exemption-1'`}, "", "no longer stored"},
 	}
 	for _, b := range storetest.Backends(pg, pgSkip) {

@@ -194,7 +194,7 @@ func readAudit(ctx context.Context, db querier, d dialect, since time.Time) ([]A
 		var e AuditEntry
 		var at int64
 		if err := rows.Scan(&e.Seq, &at, &e.Action, &e.Exemption, &e.Actor, &e.Identity, &e.Details, &e.PrevHash, &e.Hash); err != nil {
-			return nil, fmt.Errorf("store: read the audit log: %w", err)
+			return nil, fmt.Errorf("store: read the audit log: %w", &CorruptError{Row: fmt.Sprintf("audit entry after %d", lastSeq(out)), Err: err})
 		}
 		e.At = fromNanos(at)
 		out = append(out, e)
@@ -237,9 +237,27 @@ func scanExemption(sc interface{ Scan(...any) error }) (Exemption, error) {
 	e.Status = Status(status)
 	e.RequestedAt, e.ExpiresAt, e.UpdatedAt = fromNanos(req), fromNanos(exp), fromNanos(upd)
 	if err := json.Unmarshal([]byte(approvers), &e.Approvers); err != nil {
-		return Exemption{}, fmt.Errorf("approvers of %s: %w", e.ID, err)
+		return Exemption{}, &CorruptError{Row: "exemption " + e.ID, Err: fmt.Errorf("approvers: %w", err)}
 	}
 	return e, nil
+}
+
+// CorruptError is a row the store cannot read back: written outside
+// attest (attest writes only what it reads). audit verify reports it as
+// tampering, not as a failure of its own.
+type CorruptError struct {
+	Row string
+	Err error
+}
+
+func (e *CorruptError) Error() string { return e.Row + " cannot be read: " + e.Err.Error() }
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+func lastSeq(entries []AuditEntry) int64 {
+	if len(entries) == 0 {
+		return 0
+	}
+	return entries[len(entries)-1].Seq
 }
 
 func getExemption(ctx context.Context, q querier, d dialect, id string) (Exemption, error) {
