@@ -169,3 +169,27 @@ func TestFetchRefusesWhatItDidNotAskFor(t *testing.T) {
 		t.Fatalf("declared 70 MB: %v", err)
 	}
 }
+
+// TestFetchStaysOnHTTPS: a redirect from HTTPS to plain HTTP is refused.
+func TestFetchStaysOnHTTPS(t *testing.T) {
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("bundle")) }))
+	defer plain.Close()
+	tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/same" {
+			http.Redirect(w, r, "/final", http.StatusFound)
+			return
+		}
+		if r.URL.Path == "/final" {
+			_, _ = w.Write([]byte("bundle"))
+			return
+		}
+		http.Redirect(w, r, plain.URL+"/bundle.tar.gz", http.StatusFound)
+	}))
+	defer tls.Close()
+	if _, _, err := NewFetcher(tls.URL+"/bundle.tar.gz", WithHTTPClient(tls.Client())).Fetch(context.Background(), false); err == nil || !strings.Contains(err.Error(), "not fetched over http") {
+		t.Fatalf("HTTPS to HTTP: %v", err)
+	}
+	if data, _, err := NewFetcher(tls.URL+"/same", WithHTTPClient(tls.Client())).Fetch(context.Background(), false); err != nil || string(data) != "bundle" {
+		t.Fatalf("HTTPS to HTTPS: %q %v", data, err)
+	}
+}

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -64,7 +65,23 @@ func (f *Fetcher) Fetch(ctx context.Context, revalidate bool) (data []byte, etag
 		}
 		f.mu.Unlock()
 	}
-	resp, err := f.client.Do(req)
+	// Redirects are followed (a CDN or object store may answer), but not
+	// from HTTPS to plain HTTP: the bundle would then come unprotected.
+	client := *f.client
+	next := client.CheckRedirect
+	client.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if via[0].URL.Scheme == "https" && r.URL.Scheme != "https" {
+			return fmt.Errorf("redirect to %s: a bundle asked for over HTTPS is not fetched over %s", r.URL.Redacted(), r.URL.Scheme)
+		}
+		if next != nil {
+			return next(r, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, "", fmt.Errorf("download %s: %w", f.url, err)
 	}
