@@ -108,6 +108,10 @@ func newBundleSignCmd(s Streams) *cobra.Command {
 				return exitError{2}
 			}
 			if out == "" {
+				if fi, err := os.Stat(args[0]); err == nil && fi.IsDir() {
+					// A folder cannot be replaced by an archive in place.
+					return usageError{fmt.Errorf("%s is a folder: give --output FILE for the signed archive", args[0])}
+				}
 				out = args[0]
 			}
 			return writeBundle(s, out, func(w io.Writer) error { return bundle.Write(w, b) })

@@ -71,6 +71,8 @@ func TestBundleCommands(t *testing.T) {
 		{[]string{"bundle", "build", filepath.Join(dir, "src"), "-o", signed, "--signing-key", privFile, "--key-id", "ci"}, 0, ""},
 		{[]string{"bundle", "validate", signed, "--verification-key", pubFile, "--key-id", "ci"}, 0, "signature verified"},
 		{[]string{"bundle", "sign", unsigned}, 2, ""},
+		{[]string{"bundle", "sign", filepath.Join(dir, "src"), "--signing-key", privFile}, 2, ""},
+		{[]string{"bundle", "sign", filepath.Join(dir, "src"), "--signing-key", privFile, "-o", filepath.Join(dir, "dirsigned.tar.gz")}, 0, ""},
 		// What validate (and the server) would refuse is not written.
 		{[]string{"bundle", "build", filepath.Join(dir, "src"), "-o", filepath.Join(dir, "roots.tar.gz"), "--root", "other"}, 2, ""},
 		{[]string{"bundle", "build", filepath.Join(dir, "bad"), "-o", filepath.Join(dir, "bad.tar.gz")}, 2, ""},
