@@ -222,6 +222,14 @@ func TestSignedBundleFromURL(t *testing.T) {
 	if v := sample(ts.scrape(t), "attest_bundle_last_successful_load_timestamp_seconds", nil); v != lastGood {
 		t.Errorf("a load with the URL down moved the last good load from %v to %v", lastGood, v)
 	}
+	// Nor does an unverifiable bundle at the URL hold back a local change.
+	bs.set(unsigned, `"unsigned"`, "")
+	writeFiles(t, o.Dir, map[string]string{"policies/local.rego": "package local\n\nimport rego.v1\n\ndeny contains \"local rule 2\" if input.resource.kind == \"Pod\"\n"})
+	if err := ts.Reload(ctx, false); err != nil {
+		t.Fatalf("local change while the URL serves a bad bundle: %v", err)
+	}
+	deny("local rule 2")
+	deny("pod has no cost-center label")
 }
 
 // A signed bundle on disk (policy_bundle_path), replaced by a tampered one.

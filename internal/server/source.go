@@ -114,6 +114,13 @@ func (s *Source) Load(ctx context.Context, force bool) (*Snapshot, error) {
 			return nil, &LoadError{Source: "url", Reason: "download", Err: err}
 		default:
 			b, err := bundle.Read(data, keys)
+			if err != nil && s.urlBundle != "" && localChanged {
+				// A bad bundle at the URL holds back local changes no more
+				// than a download failure does.
+				s.pending = pendingBundle{s.urlBundle, s.urlRev}
+				degraded = &LoadError{Source: "url", Reason: "verify", Err: err}
+				break
+			}
 			if err != nil {
 				return nil, &LoadError{Source: "url", Reason: "verify", Err: err}
 			}
