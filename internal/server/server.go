@@ -429,7 +429,6 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cr.get}
 		s.configureClientAuth(srv.TLSConfig)
-		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "serving", slog.String("addr", ln.Addr().String()), slog.Bool("tls", s.o.certFile != ""))
 
@@ -448,7 +447,16 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	waitSync := s.startExemptionSync(pctx)
 	stopDlog := s.startDecisionLog(ctx)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			// ServeTLS offers HTTP/2 beside HTTP/1.1 (ALPN "h2"):
+			// kube-apiserver then multiplexes its calls over a few
+			// connections instead of opening one per call in flight.
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err = <-errc:
 	case <-ctx.Done():

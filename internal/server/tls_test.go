@@ -197,6 +197,13 @@ func TestTLSCertificateReload(t *testing.T) {
 	if got := served(); got != 1001 {
 		t.Fatalf("served serial %d, want 1001", got)
 	}
+	// HTTP/2 is offered, as kube-apiserver's webhook client prefers.
+	h2 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf.Clone(), ForceAttemptHTTP2: true}}
+	if resp, err := h2.Get(https + "/healthz"); err != nil || resp.ProtoMajor != 2 {
+		t.Fatalf("HTTP/2 over TLS: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
 	resp, err := client.Get(https + "/readyz")
 	if err != nil {
 		t.Fatal(err)
