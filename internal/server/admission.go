@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -192,25 +191,23 @@ func nonNull(v ast.Value) ast.Value {
 	return v
 }
 
-// readBody reads at most the body limit; the status says why it failed.
+// readBody reads at most limit bytes of body; the status says why it
+// failed.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request body over the %d byte limit", limit)
-		}
-		code, err := bodyError(err)
-		return nil, code, err
-	}
-	return body, 0, nil
+	var buf bytes.Buffer
+	code, err := readBodyInto(w, r, &buf, limit)
+	return buf.Bytes(), code, err
 }
 
-// bodyError is the answer to a body that could not be read: the network
+// bodyError is the answer to a body that could not be read. A network
 // error itself names both ends' addresses, which the client need not be
 // told.
-func bodyError(err error) (int, error) {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+func bodyError(err error, limit int64) (int, error) {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge, fmt.Errorf("request body over the %d byte limit", limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		return http.StatusRequestTimeout, errors.New("request body not received within the read timeout")
 	}
 	return http.StatusBadRequest, errors.New("request body could not be read")
@@ -233,18 +230,14 @@ func putBodyBuffer(b *bytes.Buffer) {
 const maxPrealloc = 64 << 10
 
 // readBodyInto is readBody into a buffer of the caller's.
-func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) (int, error) {
-	if r.ContentLength > 0 && r.ContentLength <= s.o.bodyLimit {
+func readBodyInto(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, limit int64) (int, error) {
+	if r.ContentLength > 0 && r.ContentLength <= limit {
 		// Not more than a typical review ahead of the bytes: a client that
 		// announces 6 MiB and sends one byte must not cost 6 MiB.
 		buf.Grow(int(min(r.ContentLength, maxPrealloc)) + bytes.MinRead)
 	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.o.bodyLimit)); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return http.StatusRequestEntityTooLarge, fmt.Errorf("request body over the %d byte limit", s.o.bodyLimit)
-		}
-		return bodyError(err)
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
+		return bodyError(err, limit)
 	}
 	return 0, nil
 }
@@ -288,7 +281,7 @@ func (s *Server) handleAdmission(w http.ResponseWriter, r *http.Request) {
 	}
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer putBodyBuffer(buf)
-	code, err := s.readBodyInto(w, r, buf)
+	code, err := readBodyInto(w, r, buf, s.o.bodyLimit)
 	if err != nil {
 		writeError(w, code, err)
 		return
