@@ -176,3 +176,21 @@ func (d *decoder) checkScalar(n *yaml.Node, path, check, s string) (string, bool
 	}
 	return s, true
 }
+
+// whyApprovals is why an approval count of 0 is refused rather than read
+// as "no approval needed": an exemption nobody but its requester agreed to
+// is not governed at all.
+const whyApprovals = "an exemption always needs an approval by someone other than its requester"
+
+// checkInt is the problem with an integer under its field's check tag
+// ("nonneg", "approvals"), or "": the file's decoder and `config set`
+// both ask it.
+func checkInt(check string, i int64) string {
+	switch {
+	case strings.Contains(check, "nonneg") && i < 0:
+		return fmt.Sprintf("must be 0 or more, got %d", i)
+	case strings.Contains(check, "approvals") && i < 1:
+		return fmt.Sprintf("must be 1 or more, got %d (%s)", i, whyApprovals)
+	}
+	return ""
+}

@@ -354,12 +354,8 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path, check string, depth
 		}
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		if i, ok := d.scalarInt(n, path, v.Type().Bits()); ok {
-			if strings.Contains(check, "nonneg") && i < 0 {
-				d.errorf(n, "%s: must be 0 or more, got %d", label(path), i)
-				return
-			}
-			if strings.Contains(check, "approvals") && i < 1 {
-				d.errorf(n, "%s: must be 1 or more, got %d (%s)", label(path), i, whyApprovals)
+			if msg := checkInt(check, i); msg != "" {
+				d.errorf(n, "%s: %s", label(path), msg)
 				return
 			}
 			v.SetInt(i)

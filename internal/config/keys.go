@@ -353,11 +353,8 @@ func valueNode(kf keyField, value string) (*yaml.Node, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: expected an integer, got %q", kf.key, value)
 		}
-		if strings.Contains(kf.check, "nonneg") && i < 0 {
-			return nil, fmt.Errorf("%s: must be 0 or more, got %d", kf.key, i)
-		}
-		if strings.Contains(kf.check, "approvals") && i < 1 {
-			return nil, fmt.Errorf("%s: must be 1 or more, got %d (%s)", kf.key, i, whyApprovals)
+		if msg := checkInt(kf.check, int64(i)); msg != "" {
+			return nil, fmt.Errorf("%s: %s", kf.key, msg)
 		}
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(i)}, nil
 	case reflect.String:

@@ -218,11 +218,6 @@ type PolicyApproval struct {
 	AutoMerge         bool     `yaml:"auto_merge" json:"auto_merge"`
 }
 
-// whyApprovals is why an approval count of 0 is refused rather than read
-// as "no approval needed": an exemption nobody but its requester agreed to
-// is not governed at all.
-const whyApprovals = "an exemption always needs an approval by someone other than its requester"
-
 type ExemptionApproval struct {
 	RequiredApprovers int      `yaml:"required_approvers" check:"approvals" json:"required_approvers"`
 	RequiredTeams     []string `yaml:"required_teams" check:"name" json:"required_teams,omitempty"`
