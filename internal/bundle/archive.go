@@ -34,9 +34,9 @@ func checkArchive(data []byte) error {
 		return fmt.Errorf("not a gzip archive: %w", err)
 	}
 	tr := tar.NewReader(gz)
-	var total int64
+	var files budget
 	seen := map[string]bool{}
-	for n := 0; ; n++ {
+	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -44,28 +44,18 @@ func checkArchive(data []byte) error {
 		if err != nil {
 			return fmt.Errorf("read archive: %w", err)
 		}
-		if n == maxEntries {
-			return fmt.Errorf("over %d entries", maxEntries)
-		}
 		// A name of a megabyte, 10,000 times, is 10 GB of names before a
 		// byte of content.
 		if len(h.Name) > maxName || len(h.Linkname) > maxName {
 			return fmt.Errorf("entry %.64s…: a name of %d bytes (at most %d)", h.Name, max(len(h.Name), len(h.Linkname)), maxName)
 		}
 		// Every entry's content is decompressed to skip it, whatever its
-		// type, so every entry counts.
-		if h.Size < 0 || h.Size > MaxSize-total {
-			return fmt.Errorf("entry %s: %d bytes: the files of a bundle may hold %d bytes in all", h.Name, h.Size, MaxSize)
+		// type, so every entry counts; OPA reads regular files only.
+		if err := files.add("entry "+h.Name, h.Size, h.Typeflag == tar.TypeReg && strings.HasSuffix(h.Name, ".rego")); err != nil {
+			return err
 		}
-		total += h.Size
 		if h.Typeflag != tar.TypeReg {
-			continue // OPA reads regular files only
-		}
-		// A Rego module takes hundreds of times its size once parsed (a
-		// 16 MiB list of zeros, 4.7 GB): the limit of a policy folder's
-		// files holds here too.
-		if strings.HasSuffix(h.Name, ".rego") && h.Size > MaxRegoFile {
-			return fmt.Errorf("entry %s: %d bytes: a Rego file may hold %d", h.Name, h.Size, MaxRegoFile)
+			continue
 		}
 		name := path.Clean("/" + strings.TrimPrefix(h.Name, "./"))
 		if seen[name] {
@@ -73,4 +63,28 @@ func checkArchive(data []byte) error {
 		}
 		seen[name] = true
 	}
+}
+
+// budget holds one bundle's files to the limits, whether they come from an
+// archive (checkArchive) or a folder (checkDir).
+type budget struct {
+	n     int
+	total int64
+}
+
+// add counts a file of size bytes; rego says OPA parses it as a module,
+// which takes hundreds of times its size (a 16 MiB list of zeros, 4.7 GB),
+// so the limit of a policy folder's files holds for it.
+func (b *budget) add(name string, size int64, rego bool) error {
+	if b.n++; b.n > maxEntries {
+		return fmt.Errorf("over %d entries", maxEntries)
+	}
+	if size < 0 || size > MaxSize-b.total {
+		return fmt.Errorf("%s: %d bytes: the files of a bundle may hold %d bytes in all", name, size, MaxSize)
+	}
+	b.total += size
+	if rego && size > MaxRegoFile {
+		return fmt.Errorf("%s: %d bytes: a Rego file may hold %d", name, size, MaxRegoFile)
+	}
+	return nil
 }

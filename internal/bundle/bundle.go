@@ -160,8 +160,7 @@ func ReadPath(path string, keys *Keys) (*opabundle.Bundle, error) {
 // the regular files OPA's reader takes, at most 64 MiB together and
 // maxEntries of them, a Rego file at most MaxRegoFile.
 func checkDir(dir string) error {
-	var total int64
-	n := 0
+	var files budget
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return err
@@ -170,16 +169,7 @@ func checkDir(dir string) error {
 		if err != nil {
 			return err
 		}
-		if n++; n > maxEntries {
-			return fmt.Errorf("over %d files", maxEntries)
-		}
-		if total += info.Size(); total > MaxSize {
-			return fmt.Errorf("%s: the files of a bundle may hold %d bytes in all", p, MaxSize)
-		}
-		if strings.HasSuffix(p, ".rego") && info.Size() > MaxRegoFile {
-			return fmt.Errorf("%s: %d bytes: a Rego file may hold %d", p, info.Size(), MaxRegoFile)
-		}
-		return nil
+		return files.add(p, info.Size(), strings.HasSuffix(p, ".rego"))
 	})
 }
 
