@@ -101,30 +101,26 @@ func (s *Source) Load(ctx context.Context, force bool) (*Snapshot, error) {
 			s.urlBundle = ""
 		}
 		data, tag, err := s.fetcher.Fetch(ctx, s.urlBundle != "")
+		reason := "download"
+		var b *opabundle.Bundle
+		if err == nil {
+			reason = "verify"
+			b, err = bundle.Read(data, keys)
+		}
 		switch {
 		case errors.Is(err, bundle.ErrNotModified):
 			s.pending = pendingBundle{s.urlBundle, s.urlRev}
 		case err != nil && s.urlBundle != "" && localChanged:
-			// The URL is down, but the local files changed: they apply,
-			// with the verified copy of the URL's bundle in use. The
-			// failed download is still counted and logged (Degraded).
+			// The URL is down or serves a bad bundle, but the local files
+			// changed: they apply, with the verified copy of the URL's
+			// bundle in use. The failure is still counted and logged
+			// (Degraded).
 			s.pending = pendingBundle{s.urlBundle, s.urlRev}
-			degraded = &LoadError{Source: "url", Reason: "download", Err: err}
+			degraded = &LoadError{Source: "url", Reason: reason, Err: err}
 		case err != nil:
-			return nil, &LoadError{Source: "url", Reason: "download", Err: err}
+			return nil, &LoadError{Source: "url", Reason: reason, Err: err}
 		default:
-			b, err := bundle.Read(data, keys)
-			if err != nil && s.urlBundle != "" && localChanged {
-				// A bad bundle at the URL holds back local changes no more
-				// than a download failure does.
-				s.pending = pendingBundle{s.urlBundle, s.urlRev}
-				degraded = &LoadError{Source: "url", Reason: "verify", Err: err}
-				break
-			}
-			if err != nil {
-				return nil, &LoadError{Source: "url", Reason: "verify", Err: err}
-			}
-			path, err := s.keep(data)
+			path, err := s.keep("url", data)
 			if err != nil {
 				return nil, &LoadError{Source: "url", Reason: "read", Err: err}
 			}
@@ -214,18 +210,14 @@ func (s *Source) keepBundle(b *opabundle.Bundle) (string, error) {
 	if err := bundle.Write(&buf, b); err != nil {
 		return "", err
 	}
-	s.seq++
-	path := filepath.Join(s.tmp, fmt.Sprintf("path-bundle-%d.tar.gz", s.seq))
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		return "", err
-	}
-	return path, nil
+	return s.keep("path", buf.Bytes())
 }
 
-// keep writes verified bundle bytes to a file of their own.
-func (s *Source) keep(data []byte) (string, error) {
+// keep writes verified bundle bytes to a file of their own, named for
+// where they came from (url, path).
+func (s *Source) keep(from string, data []byte) (string, error) {
 	s.seq++
-	path := filepath.Join(s.tmp, fmt.Sprintf("url-bundle-%d.tar.gz", s.seq))
+	path := filepath.Join(s.tmp, fmt.Sprintf("%s-bundle-%d.tar.gz", from, s.seq))
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return "", err
 	}
