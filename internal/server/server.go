@@ -293,16 +293,14 @@ func (s *Server) Reload(ctx context.Context, force bool) error {
 	snap.engines = engineKinds(snap.Project.Engine.Policies())
 	snap.readsNamespaces = snap.Project.Gatekeeper != nil && snap.Project.Gatekeeper.SelectsNamespacesByLabel()
 	s.state.Store(snap)
-	if snap.Degraded == nil {
+	if d := snap.Degraded; d == nil {
 		s.metrics.BundleLoaded(snap.LoadedAt, snap.Source, snap.Revision, len(snap.policies))
 	} else {
 		// Not a good load of the bundle: AttestPolicyBundleStale keeps
 		// counting while its URL is down.
 		s.metrics.BundleSwapped(snap.Source, snap.Revision, len(snap.policies))
-	}
-	if d := snap.Degraded; d != nil {
 		s.metrics.BundleFailed(d.Source, d.Reason)
-		s.log.LogAttrs(ctx, slog.LevelError, "policy bundle download failed; the verified copy in use stays, local changes applied",
+		s.log.LogAttrs(ctx, slog.LevelError, "policy bundle at the URL not loaded; the verified copy in use stays, local changes applied",
 			slog.String("source", d.Source), slog.String("reason", d.Reason), slog.String("error", d.Err.Error()))
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "policies loaded", slog.String("source", snap.Source),
