@@ -2,7 +2,6 @@ package project
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -34,16 +33,12 @@ func (p *Project) loadGatekeeper(ctx context.Context, cfg *config.Config, o Opti
 	// path's own files are not read again: OPA's bundle format carries no
 	// Gatekeeper objects, so a YAML file there is covered by no signature.
 	verified := o.BundleCopy != ""
-	if dir := filepath.Join(o.Dir, "policies"); isDir(dir) && !(verified && sameBundlePath(cfg, o, dir)) {
-		paths = append(paths, dir)
+	policiesDir, bp := filepath.Join(o.Dir, "policies"), BundlePath(cfg, o.Dir)
+	if isDir(policiesDir) && !(verified && bp == policiesDir) {
+		paths = append(paths, policiesDir)
 	}
-	if bp := cfg.Policy.PolicyBundlePath; bp != "" && !verified {
-		if !filepath.IsAbs(bp) {
-			bp = filepath.Join(o.Dir, bp)
-		}
-		if fi, err := os.Stat(bp); err == nil && fi.IsDir() && filepath.Clean(bp) != filepath.Clean(filepath.Join(o.Dir, "policies")) {
-			paths = append(paths, bp)
-		}
+	if bp != "" && !verified && bp != policiesDir && isDir(bp) {
+		paths = append(paths, bp)
 	}
 	paths = append(paths, o.PolicyPaths...)
 	objs, errs := gatekeeper.LoadPaths(ctx, paths...)
@@ -89,16 +84,4 @@ func (p *Project) EngineContext() map[string]any { return p.engineContext("admis
 // p.Errors from Open).
 func (p *Project) Exemptions() []exemption.Exemption {
 	return slices.Clone(p.exemptionList)
-}
-
-// sameBundlePath says whether policy_bundle_path names dir.
-func sameBundlePath(cfg *config.Config, o Options, dir string) bool {
-	bp := cfg.Policy.PolicyBundlePath
-	if bp == "" {
-		return false
-	}
-	if !filepath.IsAbs(bp) {
-		bp = filepath.Join(o.Dir, bp)
-	}
-	return filepath.Clean(bp) == filepath.Clean(dir)
 }

@@ -235,33 +235,22 @@ func sources(cfg *config.Config, o Options) ([]policy.Option, []finding.Error, [
 		opts = append(opts, policy.WithBuiltin(library.FS()))
 	}
 	policiesDir := filepath.Join(o.Dir, "policies")
-	bundleIsPolicies := false
-	if bp := cfg.Policy.PolicyBundlePath; bp != "" {
-		path := bp
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(o.Dir, path)
-		}
-		bundleIsPolicies = filepath.Clean(path) == filepath.Clean(policiesDir)
-	}
+	bp := BundlePath(cfg, o.Dir)
 	// A verified copy of policies/ replaces the folder: walking it too
 	// would load what the signature does not cover, and the rest twice.
-	if isDir(policiesDir) && !(o.BundleCopy != "" && bundleIsPolicies) {
+	if isDir(policiesDir) && !(o.BundleCopy != "" && bp == policiesDir) {
 		opts = append(opts, policy.WithPaths(policiesDir))
 	}
-	if bp := cfg.Policy.PolicyBundlePath; bp != "" {
-		path := bp
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(o.Dir, path)
-		}
-		if o.BundleCopy != "" {
-			opts = append(opts, policy.WithPaths(o.BundleCopy))
-		} else if filepath.Clean(path) != filepath.Clean(policiesDir) {
-			if _, err := os.Stat(path); err == nil {
-				opts = append(opts, policy.WithPaths(path))
-			} else {
-				errs = append(errs, finding.Error{Location: finding.Location{File: path},
-					Message: "policy_bundle_path: " + err.Error()})
-			}
+	switch {
+	case bp == "":
+	case o.BundleCopy != "":
+		opts = append(opts, policy.WithPaths(o.BundleCopy))
+	case bp != policiesDir:
+		if _, err := os.Stat(bp); err == nil {
+			opts = append(opts, policy.WithPaths(bp))
+		} else {
+			errs = append(errs, finding.Error{Location: finding.Location{File: bp},
+				Message: "policy_bundle_path: " + err.Error()})
 		}
 	}
 	if cfg.Policy.PolicyBundleURL != "" && !o.BundleURLLoaded {
@@ -273,6 +262,19 @@ func sources(cfg *config.Config, o Options) ([]policy.Option, []finding.Error, [
 		opts = append(opts, policy.WithInline(inlineName(cp), cp.RegoCode))
 	}
 	return opts, errs, notes
+}
+
+// BundlePath is policy_bundle_path as a clean path (relative ones are the
+// project dir's), or "" when none is configured.
+func BundlePath(cfg *config.Config, dir string) string {
+	bp := cfg.Policy.PolicyBundlePath
+	if bp == "" {
+		return ""
+	}
+	if !filepath.IsAbs(bp) {
+		bp = filepath.Join(dir, bp)
+	}
+	return filepath.Clean(bp)
 }
 
 func isDir(p string) bool {

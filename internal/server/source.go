@@ -77,7 +77,7 @@ func (s *Source) Load(ctx context.Context, force bool) (*Snapshot, error) {
 	if err != nil {
 		return nil, &LoadError{Source: "local", Reason: "config", Err: err}
 	}
-	fp := s.localFingerprint(cfg.Policy.PolicyBundlePath)
+	fp := s.localFingerprint(project.BundlePath(cfg, o.Dir))
 	localChanged := force || fp != s.fingerprint
 
 	keys, err := bundle.KeysFromConfig(cfg.Policy.BundleVerification.PublicKeys, o.Dir)
@@ -149,15 +149,9 @@ func (s *Source) Load(ctx context.Context, force bool) (*Snapshot, error) {
 	// (a file swapped in between with the same size and time) or files the
 	// signature does not cover (a symbolic link in a bundle directory,
 	// which OPA's reader skips and a policy folder follows).
-	bundlePath := ""
-	if bp := cfg.Policy.PolicyBundlePath; bp != "" {
-		if snap.Source == "local" {
-			snap.Source = "path"
-		}
-		bundlePath = bp
-		if !filepath.IsAbs(bundlePath) {
-			bundlePath = filepath.Join(o.Dir, bundlePath)
-		}
+	bundlePath := project.BundlePath(cfg, o.Dir)
+	if bundlePath != "" && snap.Source == "local" {
+		snap.Source = "path"
 	}
 	if bundlePath != "" && keys.Required() {
 		b, err := bundle.ReadPath(bundlePath, keys)
@@ -274,9 +268,6 @@ func (s *Source) localFingerprint(bundlePath string) string {
 		roots = append(roots, o.GlobalFile)
 	}
 	if bundlePath != "" {
-		if !filepath.IsAbs(bundlePath) {
-			bundlePath = filepath.Join(o.Dir, bundlePath)
-		}
 		roots = append(roots, bundlePath)
 	}
 	roots = append(roots, o.PolicyPaths...)
