@@ -464,7 +464,7 @@ func LoadPaths(ctx context.Context, paths ...string) (Objects, []finding.Error) 
 		if err != nil {
 			continue // policy.Load reports missing policy paths
 		}
-		if !info.IsDir() && !isYAML(root) {
+		if !info.IsDir() && !policy.IsObjectFile(root) {
 			continue
 		}
 		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -477,7 +477,7 @@ func LoadPaths(ctx context.Context, paths ...string) (Objects, []finding.Error) 
 				}
 				return nil
 			}
-			if !isYAML(p) || !read.First(p) {
+			if !policy.IsObjectFile(p) || !read.First(p) {
 				return nil
 			}
 			o, ferrs := LoadFile(p)
@@ -510,12 +510,4 @@ func errText(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
-}
-
-func isYAML(p string) bool {
-	switch strings.ToLower(filepath.Ext(p)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
 }

@@ -116,7 +116,7 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 		// policy without a word (policy_bundle_path: policy.bundle once
 		// did). A folder with a .manifest or .signatures.json is a bundle
 		// folder: its data files are data, as in an archive.
-		if isBundle(root) || (info.Mode().IsRegular() && !strings.HasSuffix(root, ".rego") && !isObjectFile(root)) ||
+		if isBundle(root) || (info.Mode().IsRegular() && !strings.HasSuffix(root, ".rego") && !IsObjectFile(root)) ||
 			(info.IsDir() && isBundleDir(root)) {
 			if !read.First(root) {
 				continue // the same bundle named twice is read once
@@ -247,7 +247,10 @@ func regoErrors(path string, err error) []finding.Error {
 // and column.
 func RegoErrors(path string, err error) []finding.Error { return regoErrors(path, err) }
 
-func isObjectFile(p string) bool {
+// IsObjectFile says whether p is named as a file of Kubernetes objects
+// (YAML or JSON): the gatekeeper package reads those among policy
+// sources, and a policy source of that name is not a bundle archive.
+func IsObjectFile(p string) bool {
 	switch strings.ToLower(filepath.Ext(p)) {
 	case ".yaml", ".yml", ".json":
 		return true
