@@ -224,18 +224,37 @@ violation contains {"message": sprintf("b params=%v", [count(input.parameters)])
 	}
 }
 
-func TestErroringPolicyIsIsolated(t *testing.T) {
-	bad := `package bad
+// slowPolicy runs far longer than any test's timeout.
+const slowPolicy = `package slow
+import rego.v1
+violation contains "impossible" if {
+	some i in numbers.range(1, 100000)
+	some j in numbers.range(1, 100000)
+	i * j == -1
+}
+`
+
+// goodPolicy fires on every Deployment: the other policies' failures must
+// not stop it.
+const goodPolicy = `package good
+import rego.v1
+violation contains "good fired" if input.resource.kind == "Deployment"
+`
+
+// conflictPolicy is package pkg with a rule that fails at evaluation on
+// privilegedDeployment (two values for one complete rule).
+func conflictPolicy(pkg string) string {
+	return "package " + pkg + `
 import rego.v1
 x := 1 if input.resource.kind == "Deployment"
 x := 2 if input.resource.metadata.name == "web"
 violation contains "never" if x == 3
 `
-	good := `package good
-import rego.v1
-violation contains "good fired" if input.resource.kind == "Deployment"
-`
-	e := newEngine(t, load(t, map[string]string{"bad.rego": bad, "good.rego": good}))
+}
+
+func TestErroringPolicyIsIsolated(t *testing.T) {
+	bad := conflictPolicy("bad")
+	e := newEngine(t, load(t, map[string]string{"bad.rego": bad, "good.rego": goodPolicy}))
 	fs := e.Evaluate(context.Background(), resource(t, privilegedDeployment), Call{})
 	var sawErr, sawGood bool
 	for _, f := range fs {
@@ -261,12 +280,8 @@ func TestPanickingPolicyIsIsolated(t *testing.T) {
 import rego.v1
 violation contains "few replicas" if input.resource.spec.replicas < 2
 `
-	good := `package good
-import rego.v1
-violation contains "good fired" if input.resource.kind == "Deployment"
-`
 	var panics []string
-	e := newEngine(t, load(t, map[string]string{"cmp.rego": cmpReplicas, "good.rego": good}),
+	e := newEngine(t, load(t, map[string]string{"cmp.rego": cmpReplicas, "good.rego": goodPolicy}),
 		WithPanicHandler(func(v any, stack []byte) { panics = append(panics, fmt.Sprint(v)+"\n"+string(stack)) }))
 	obj := ast.NewObject(
 		[2]*ast.Term{ast.StringTerm("apiVersion"), ast.StringTerm("apps/v1")},
@@ -296,21 +311,8 @@ violation contains "good fired" if input.resource.kind == "Deployment"
 // policy-by-policy evaluation short, the finding says so, not that the
 // policy's own (longer) timeout ran out.
 func TestRequestDeadlineNamedAsSuch(t *testing.T) {
-	slow := `package slow
-import rego.v1
-violation contains "impossible" if {
-	some i in numbers.range(1, 100000)
-	some j in numbers.range(1, 100000)
-	i * j == -1
-}
-`
-	conflict := `package conflict
-import rego.v1
-x := 1 if input.resource.kind == "Deployment"
-x := 2 if input.resource.metadata.name == "web"
-violation contains "never" if x == 3
-`
-	e := newEngine(t, load(t, map[string]string{"slow.rego": slow, "conflict.rego": conflict}), WithTimeout(time.Minute))
+	conflict := conflictPolicy("conflict")
+	e := newEngine(t, load(t, map[string]string{"slow.rego": slowPolicy, "conflict.rego": conflict}), WithTimeout(time.Minute))
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	fs := e.Evaluate(ctx, resource(t, privilegedDeployment), Call{})
@@ -323,19 +325,7 @@ violation contains "never" if x == 3
 }
 
 func TestTimeout(t *testing.T) {
-	slow := `package slow
-import rego.v1
-violation contains "impossible" if {
-	some i in numbers.range(1, 100000)
-	some j in numbers.range(1, 100000)
-	i * j == -1
-}
-`
-	good := `package good
-import rego.v1
-violation contains "good fired" if input.resource.kind == "Deployment"
-`
-	e := newEngine(t, load(t, map[string]string{"slow.rego": slow, "good.rego": good}), WithTimeout(50*time.Millisecond))
+	e := newEngine(t, load(t, map[string]string{"slow.rego": slowPolicy, "good.rego": goodPolicy}), WithTimeout(50*time.Millisecond))
 	fs := e.Evaluate(context.Background(), resource(t, privilegedDeployment), Call{})
 	var timedOut, sawGood bool
 	for _, f := range fs {
@@ -392,11 +382,7 @@ func TestCompileErrorDropsOnlyThatPolicy(t *testing.T) {
 import rego.v1
 violation contains "x" if undefined_function(input)
 `
-	good := `package good
-import rego.v1
-violation contains "good fired" if input.resource.kind == "Deployment"
-`
-	set := load(t, map[string]string{"broken.rego": broken, "good.rego": good})
+	set := load(t, map[string]string{"broken.rego": broken, "good.rego": goodPolicy})
 	e, errs, err := New(context.Background(), set)
 	if err != nil {
 		t.Fatal(err)
@@ -431,12 +417,7 @@ deny contains msg if {
 	msg := sprintf("conftest sees %s", [input.metadata.name])
 }
 `
-	attestBad := `package attest.bad
-import rego.v1
-x := 1 if input.resource.kind == "Deployment"
-x := 2 if input.resource.metadata.name == "web"
-violation contains "never" if x == 3
-`
+	attestBad := conflictPolicy("attest.bad")
 	attestGood := `package attest.good
 import rego.v1
 violation contains msg if {
