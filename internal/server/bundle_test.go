@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/continuums/attest/internal/bundle"
+	"github.com/continuums/attest/internal/project"
 )
 
 func rsaKeys(t *testing.T) (priv, pub string) {
@@ -235,16 +236,7 @@ func TestSignedBundleFromURL(t *testing.T) {
 // A signed bundle on disk (policy_bundle_path), replaced by a tampered one.
 func TestSignedBundlePath(t *testing.T) {
 	priv, pub := rsaKeys(t)
-	o := newProject(t, map[string]string{
-		".attest/policies.yaml": projectConfig + `policy:
-  policy_bundle_path: bundles/company.tar.gz
-  bundle_verification:
-    public_keys:
-      - id: ci
-        key: |
-` + indent(pub, "          "),
-	})
-	o.NoBuiltin = true
+	o := signedPathProject(t, "bundles/company.tar.gz", pub)
 	writeFiles(t, o.Dir, map[string]string{"bundles/company.tar.gz": string(buildBundle(t, "p1", companyPolicy("team"), priv))})
 	ts := start(t, o)
 	ts.waitReady(t)
@@ -281,16 +273,7 @@ func TestSignedBundleDirectoryLoadsOnlyWhatWasVerified(t *testing.T) {
 
 func signedBundleDirectory(t *testing.T, dir string) {
 	priv, pub := rsaKeys(t)
-	o := newProject(t, map[string]string{
-		".attest/policies.yaml": projectConfig + `policy:
-  policy_bundle_path: ` + dir + `
-  bundle_verification:
-    public_keys:
-      - id: ci
-        key: |
-` + indent(pub, "          "),
-	})
-	o.NoBuiltin = true
+	o := signedPathProject(t, dir, pub)
 	zr, err := gzip.NewReader(bytes.NewReader(buildBundle(t, "d1", companyPolicy("team"), priv)))
 	if err != nil {
 		t.Fatal(err)
@@ -339,6 +322,22 @@ func signedBundleDirectory(t *testing.T, dir string) {
 	if gk := ts.Snapshot().Project.Gatekeeper; gk != nil && !gk.Empty() {
 		t.Fatal("unsigned Gatekeeper templates loaded from the bundle folder")
 	}
+}
+
+// signedPathProject is a project without the built-in library whose
+// policy_bundle_path is path, verified with the public key pub (id ci).
+func signedPathProject(t *testing.T, path, pub string) project.Options {
+	o := newProject(t, map[string]string{
+		".attest/policies.yaml": projectConfig + `policy:
+  policy_bundle_path: ` + path + `
+  bundle_verification:
+    public_keys:
+      - id: ci
+        key: |
+` + indent(pub, "          "),
+	})
+	o.NoBuiltin = true
+	return o
 }
 
 func indent(s, pre string) string {
