@@ -107,23 +107,11 @@ func TestServesWhileFirstLoadRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, ln) }()
-	defer func() {
-		close(release)
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	addr, _, _ := runServer(t, s)
+	defer close(release) // before the server stops (a cleanup)
 	client := &http.Client{Timeout: 10 * time.Second}
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 503} {
-		resp, err := client.Get("http://" + ln.Addr().String() + path)
+		resp, err := client.Get("http://" + addr + path)
 		if err != nil {
 			t.Fatalf("%s while the first load runs: %v", path, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,26 +95,8 @@ func startWith(t *testing.T, o project.Options, sopts []SourceOption, opts ...Op
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, ln) }()
-	ts := &testServer{Server: s, url: "http://" + ln.Addr().String(), client: &http.Client{Timeout: 30 * time.Second}, src: src}
-	stopped := false
-	ts.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	}
-	t.Cleanup(ts.stop)
+	addr, done, stop := runServer(t, s)
+	ts := &testServer{Server: s, url: "http://" + addr, client: &http.Client{Timeout: 30 * time.Second}, src: src, stop: stop}
 	// Tests start from a server whose first load has been tried, as it
 	// was when Run loaded before serving (TestServesWhileFirstLoadRuns
 	// covers the time before).
@@ -123,6 +106,31 @@ func startWith(t *testing.T, o project.Options, sopts []SourceOption, opts ...Op
 		done <- err
 	}
 	return ts
+}
+
+// runServer runs s on a free loopback port until stop is called or the
+// test ends. done gives Run's result (a caller that takes it must put it
+// back); stop ends the server once and reports its error.
+func runServer(t testing.TB, s *Server) (addr string, done chan error, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done = make(chan error, 1)
+	go func() { done <- s.Run(ctx, ln) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("server: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return ln.Addr().String(), done, stop
 }
 
 // waitReady polls /readyz until it answers 200 or the deadline passes.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net"
 	"os"
 	"runtime/pprof"
 	"strconv"
@@ -30,21 +29,10 @@ func TestLoadProfile(t *testing.T) {
 		rate = v
 	}
 	s, body := benchServer(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	addr, _, _ := runServer(t, s)
+	ctx := context.Background()
 	g := loadgen.New(256)
-	target := loadgen.Target{Name: "attest", URL: "http://" + ln.Addr().String() + "/v1/admission", Body: body}
+	target := loadgen.Target{Name: "attest", URL: "http://" + addr + "/v1/admission", Body: body}
 	g.Run(ctx, target, rate/2, time.Second) // warm up
 	f, err := os.Create(out)
 	if err != nil {
