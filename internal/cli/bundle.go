@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,12 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	opabundle "github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/spf13/cobra"
 
 	"github.com/continuums/attest/internal/bundle"
-	"github.com/continuums/attest/internal/engine"
-	"github.com/continuums/attest/internal/policy"
+	"github.com/continuums/attest/internal/policylint"
 	"github.com/continuums/attest/internal/server"
 )
 
@@ -61,14 +58,14 @@ func newBundleBuildCmd(s Streams) *cobra.Command {
 			}
 			// Nothing is written that validate, or the server, would refuse.
 			dir := filepath.Clean(args[0])
-			problems, err := compileBundle(cmd.Context(), b, dir)
+			problems, err := policylint.Bundle(cmd.Context(), b, dir)
 			if err != nil {
 				return err
 			}
 			if len(problems) > 0 {
 				for _, p := range problems {
 					// A module is named by its file in the folder built.
-					fmt.Fprintln(s.Err, strings.Replace(p, dir+"#", dir+string(filepath.Separator), 1))
+					fmt.Fprintln(s.Err, strings.Replace(p.Error(), dir+"#", dir+string(filepath.Separator), 1))
 				}
 				fmt.Fprintln(s.Err, "attest: no bundle written")
 				return exitError{2}
@@ -181,12 +178,12 @@ func runBundleValidate(ctx context.Context, s Streams, pf projectFlags, target, 
 		fmt.Fprintln(s.Err, "attest:", err)
 		return exitError{2}
 	}
-	problems, err := compileBundle(ctx, b, target)
+	problems, err := policylint.Bundle(ctx, b, target)
 	if err != nil {
 		return err
 	}
 	for _, p := range problems {
-		fmt.Fprintln(s.Err, p)
+		fmt.Fprintln(s.Err, p.Error())
 	}
 	if len(problems) > 0 {
 		return exitError{2}
@@ -200,41 +197,6 @@ func runBundleValidate(ctx context.Context, s Streams, pf projectFlags, target, 
 	}
 	fmt.Fprintf(s.Out, "%s: %d modules, revision %q, %s\n", target, len(b.Modules), bundle.Revision(b), signed)
 	return nil
-}
-
-// compileBundle reads b back as the server will (OPA's reader checks the
-// manifest's roots against the packages) and compiles its Rego with
-// attest's engine, alone: what the server would refuse to swap in is
-// listed, each line naming name instead of the temporary copy.
-func compileBundle(ctx context.Context, b *opabundle.Bundle, name string) ([]string, error) {
-	var buf bytes.Buffer
-	if err := bundle.Write(&buf, b); err != nil {
-		return nil, err
-	}
-	if _, err := bundle.Read(buf.Bytes(), nil); err != nil {
-		return []string{fmt.Sprintf("%s: %v", name, err)}, nil
-	}
-	tmp, err := os.CreateTemp("", "attest-bundle-*.tar.gz")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return nil, err
-	}
-	tmp.Close()
-	set, errs := policy.Load(ctx, policy.WithPaths(tmp.Name()))
-	_, cerrs, cerr := engine.New(ctx, set)
-	errs = append(errs, cerrs...)
-	var out []string
-	for _, e := range errs {
-		out = append(out, strings.Replace(e.Error(), tmp.Name(), name, 1))
-	}
-	if cerr != nil {
-		out = append(out, fmt.Sprintf("%s: %v", name, cerr))
-	}
-	return out, nil
 }
 
 func writeBundle(s Streams, out string, fn func(io.Writer) error) error {

@@ -4,14 +4,19 @@
 package policylint
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	opabundle "github.com/open-policy-agent/opa/v1/bundle"
+
+	"github.com/continuums/attest/internal/bundle"
 	"github.com/continuums/attest/internal/config"
 	"github.com/continuums/attest/internal/engine"
 	"github.com/continuums/attest/internal/exemption"
@@ -149,4 +154,33 @@ func asErrors(path string, err error) []finding.Error {
 		return le.Findings()
 	}
 	return []finding.Error{{Location: finding.Location{File: path}, Message: err.Error()}}
+}
+
+// Bundle compiles a bundle as the server would load it: read back by the
+// bundle reader (the manifest's roots against the packages, the limits),
+// then its Rego compiled by attest's engine with its data as the base
+// document. Each problem names name#module; err is for failures of
+// attest itself.
+func Bundle(ctx context.Context, b *opabundle.Bundle, name string) ([]finding.Error, error) {
+	var buf bytes.Buffer
+	if err := bundle.Write(&buf, b); err != nil {
+		return nil, err
+	}
+	rb, err := bundle.Read(buf.Bytes(), nil)
+	if err != nil {
+		return []finding.Error{{Location: finding.Location{File: name}, Message: err.Error()}}, nil
+	}
+	mods := slices.SortedFunc(slices.Values(rb.Modules), func(a, b opabundle.ModuleFile) int { return strings.Compare(a.Path, b.Path) })
+	var opts []policy.Option
+	for _, m := range mods {
+		opts = append(opts, policy.WithInline(name+"#"+strings.TrimPrefix(m.Path, "/"), string(m.Raw)))
+	}
+	set, errs := policy.Load(ctx, opts...)
+	set.Data = rb.Data
+	_, cerrs, cerr := engine.New(ctx, set)
+	errs = append(errs, cerrs...)
+	if cerr != nil {
+		errs = append(errs, finding.Error{Location: finding.Location{File: name}, Message: cerr.Error()})
+	}
+	return errs, nil
 }
