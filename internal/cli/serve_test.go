@@ -76,7 +76,13 @@ func TestBundleCommands(t *testing.T) {
 		// What validate (and the server) would refuse is not written.
 		{[]string{"bundle", "build", filepath.Join(dir, "src"), "-o", filepath.Join(dir, "roots.tar.gz"), "--root", "other"}, 2, ""},
 		{[]string{"bundle", "build", filepath.Join(dir, "bad"), "-o", filepath.Join(dir, "bad.tar.gz")}, 2, ""},
+		// Rego calling the built-in library builds and validates, as it
+		// loads in policy check and the server.
+		{[]string{"bundle", "build", filepath.Join(dir, "uselib"), "-o", filepath.Join(dir, "uselib.tar.gz")}, 0, ""},
+		{[]string{"bundle", "validate", filepath.Join(dir, "uselib.tar.gz")}, 0, "1 modules"},
 	}
+	os.MkdirAll(filepath.Join(dir, "uselib", "company"), 0o755)
+	os.WriteFile(filepath.Join(dir, "uselib", "company", "images.rego"), []byte("package company.images\n\nimport rego.v1\n\nimport data.attest.lib\n\ndeny contains \"unpinned\" if {\n\tsome c in input.resource.spec.containers\n\tnot lib.image_has_digest(c.image)\n}\n"), 0o644)
 	os.MkdirAll(filepath.Join(dir, "bad"), 0o755)
 	os.WriteFile(filepath.Join(dir, "bad", "p.rego"), []byte("package bad\n\nimport rego.v1\n\ndeny contains \"no\" if no_such_function(input)\n"), 0o644)
 	for _, st := range steps {

@@ -158,8 +158,8 @@ func asErrors(path string, err error) []finding.Error {
 
 // Bundle compiles a bundle as the server would load it: read back by the
 // bundle reader (the manifest's roots against the packages, the limits),
-// then its Rego compiled by attest's engine with its data as the base
-// document. Each problem names name#module; err is for failures of
+// then its Rego compiled by attest's engine beside the built-in library,
+// with its data as the base document. Each problem names name#module; err is for failures of
 // attest itself.
 func Bundle(ctx context.Context, b *opabundle.Bundle, name string) ([]finding.Error, error) {
 	var buf bytes.Buffer
@@ -171,7 +171,9 @@ func Bundle(ctx context.Context, b *opabundle.Bundle, name string) ([]finding.Er
 		return []finding.Error{{Location: finding.Location{File: name}, Message: err.Error()}}, nil
 	}
 	mods := slices.SortedFunc(slices.Values(rb.Modules), func(a, b opabundle.ModuleFile) int { return strings.Compare(a.Path, b.Path) })
-	var opts []policy.Option
+	// With the built-in library, as the server and policy check load it:
+	// a bundle's Rego may call data.attest.lib.
+	opts := []policy.Option{policy.WithBuiltin(library.FS())}
 	for _, m := range mods {
 		opts = append(opts, policy.WithInline(name+"#"+strings.TrimPrefix(m.Path, "/"), string(m.Raw)))
 	}
