@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	opabundle "github.com/open-policy-agent/opa/v1/bundle"
 
 	"github.com/continuums/attest/internal/bundle"
 	"github.com/continuums/attest/internal/finding"
@@ -38,7 +39,13 @@ type Set struct {
 type loadOptions struct {
 	builtin fs.FS
 	paths   []string
+	bundles []namedBundle
 	inline  []inline
+}
+
+type namedBundle struct {
+	name string
+	b    *opabundle.Bundle
 }
 
 type inline struct{ name, code string }
@@ -53,6 +60,12 @@ func WithBuiltin(fsys fs.FS) Option { return func(o *loadOptions) { o.builtin = 
 // OPA bundles (.tar.gz).
 func WithPaths(paths ...string) Option {
 	return func(o *loadOptions) { o.paths = append(o.paths, paths...) }
+}
+
+// WithBundle adds a bundle already read (policy bundle build/validate):
+// its modules, named name#path, and its data, as a bundle path gives them.
+func WithBundle(name string, b *opabundle.Bundle) Option {
+	return func(o *loadOptions) { o.bundles = append(o.bundles, namedBundle{name, b}) }
 }
 
 // WithInline adds a policy written in config (custom_policies rego_code);
@@ -100,6 +113,23 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 		})
 	}
 	set := &Set{}
+	// A bundle's data merges into the set's first, so a bundle whose data
+	// clashes adds no module either.
+	addBundle := func(name string, b *opabundle.Bundle) error {
+		if len(b.Data) > 0 {
+			if set.Data == nil {
+				set.Data = map[string]any{}
+			}
+			if err := mergeData(set.Data, b.Data, ""); err != nil {
+				return err
+			}
+		}
+		mods := slices.SortedFunc(slices.Values(b.Modules), func(x, y opabundle.ModuleFile) int { return strings.Compare(x.Path, y.Path) })
+		for _, m := range mods {
+			add(name+"#"+strings.TrimPrefix(m.Path, "/"), m.Raw, false)
+		}
+		return nil
+	}
 	read := safefile.Visited{}
 	for _, root := range o.paths {
 		if ctx.Err() != nil {
@@ -110,30 +140,16 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 			errs = append(errs, finding.Error{Location: finding.Location{File: root}, Message: "policy path: " + errText(err)})
 			continue
 		}
-		// A file named as a source that is neither Rego nor a Gatekeeper
-		// object (YAML, JSON: the gatekeeper package reads those) is a
-		// bundle archive, whatever its name: skipping it would load no
-		// policy without a word (policy_bundle_path: policy.bundle once
-		// did). A folder with a .manifest or .signatures.json is a bundle
-		// folder: its data files are data, as in an archive.
-		if isBundle(root) || (info.Mode().IsRegular() && !strings.HasSuffix(root, ".rego") && !IsObjectFile(root)) ||
-			(info.IsDir() && isBundleDir(root)) {
+		if isBundleSource(root, info) {
 			if !read.First(root) {
 				continue // the same bundle named twice is read once
 			}
-			bmods, data, err := readBundle(root)
-			if err == nil && len(data) > 0 {
-				if set.Data == nil {
-					set.Data = map[string]any{}
-				}
-				err = mergeData(set.Data, data, "")
+			b, err := bundle.ReadPath(root, nil)
+			if err == nil {
+				err = addBundle(root, b)
 			}
 			if err != nil {
 				errs = append(errs, finding.Error{Location: finding.Location{File: root}, Message: err.Error()})
-				continue
-			}
-			for _, bm := range bmods {
-				add(bm.path, bm.src, false)
 			}
 			continue
 		}
@@ -164,6 +180,11 @@ func Load(ctx context.Context, opts ...Option) (*Set, []finding.Error) {
 		})
 		if werr != nil {
 			errs = append(errs, finding.Error{Location: finding.Location{File: root}, Message: werr.Error()})
+		}
+	}
+	for _, nb := range o.bundles {
+		if err := addBundle(nb.name, nb.b); err != nil {
+			errs = append(errs, finding.Error{Location: finding.Location{File: nb.name}, Message: err.Error()})
 		}
 	}
 	for _, in := range o.inline {
@@ -258,6 +279,27 @@ func IsObjectFile(p string) bool {
 	return false
 }
 
+// isBundleSource says whether a policy source is read as an OPA bundle:
+// an archive by its name; a file that is neither Rego nor Kubernetes
+// objects (the gatekeeper package reads those), whatever its name,
+// since skipping it would load no policy without a word
+// (policy_bundle_path: policy.bundle once did); or a folder with a
+// .manifest or .signatures.json, whose data files are data as in an
+// archive. info is nil when the source could not be looked at.
+func isBundleSource(root string, info fs.FileInfo) bool {
+	switch {
+	case isBundle(root):
+		return true
+	case info == nil:
+		return false
+	case info.Mode().IsRegular():
+		return !strings.HasSuffix(root, ".rego") && !IsObjectFile(root)
+	case info.IsDir():
+		return isBundleDir(root)
+	}
+	return false
+}
+
 func isBundleDir(dir string) bool {
 	for _, f := range []string{".manifest", ".signatures.json"} {
 		if fi, err := os.Stat(filepath.Join(dir, f)); err == nil && fi.Mode().IsRegular() {
@@ -269,29 +311,6 @@ func isBundleDir(dir string) bool {
 
 func isBundle(p string) bool {
 	return strings.HasSuffix(p, ".tar.gz") || strings.HasSuffix(p, ".tgz")
-}
-
-type bundleModule struct {
-	path string
-	src  []byte
-}
-
-// readBundle reads the Rego of an OPA bundle. Signature verification is
-// the server's business (policy bundles in attest serve); here a bundle is
-// a packaging of files like a directory is.
-func readBundle(path string) ([]bundleModule, map[string]any, error) {
-	// The bundle package's reader, without keys: the same limits on an
-	// archive's sizes and entries as a verified bundle gets.
-	b, err := bundle.ReadPath(path, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	out := make([]bundleModule, 0, len(b.Modules))
-	for _, m := range b.Modules {
-		out = append(out, bundleModule{path: path + "#" + strings.TrimPrefix(m.Path, "/"), src: m.Raw})
-	}
-	slices.SortFunc(out, func(a, b bundleModule) int { return strings.Compare(a.path, b.path) })
-	return out, b.Data, nil
 }
 
 // mergeData adds src's documents into dst. Two bundles may fill the same

@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	opabundle "github.com/open-policy-agent/opa/v1/bundle"
@@ -170,15 +169,9 @@ func Bundle(ctx context.Context, b *opabundle.Bundle, name string) ([]finding.Er
 	if err != nil {
 		return []finding.Error{{Location: finding.Location{File: name}, Message: err.Error()}}, nil
 	}
-	mods := slices.SortedFunc(slices.Values(rb.Modules), func(a, b opabundle.ModuleFile) int { return strings.Compare(a.Path, b.Path) })
 	// With the built-in library, as the server and policy check load it:
 	// a bundle's Rego may call data.attest.lib.
-	opts := []policy.Option{policy.WithBuiltin(library.FS())}
-	for _, m := range mods {
-		opts = append(opts, policy.WithInline(name+"#"+strings.TrimPrefix(m.Path, "/"), string(m.Raw)))
-	}
-	set, errs := policy.Load(ctx, opts...)
-	set.Data = rb.Data
+	set, errs := policy.Load(ctx, policy.WithBuiltin(library.FS()), policy.WithBundle(name, rb))
 	_, cerrs, cerr := engine.New(ctx, set)
 	errs = append(errs, cerrs...)
 	if cerr != nil {
